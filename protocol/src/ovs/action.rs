@@ -1,0 +1,1 @@
+//! `action`: filled in by the family work (see issue 2).

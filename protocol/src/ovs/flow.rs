@@ -1,0 +1,1 @@
+//! `flow`: filled in by the family work (see issue 2).

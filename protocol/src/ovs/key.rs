@@ -1,0 +1,1 @@
+//! `key`: filled in by the family work (see issue 2).

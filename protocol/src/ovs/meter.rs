@@ -1,0 +1,1 @@
+//! `meter`: filled in by the family work (see issue 2).

@@ -1,0 +1,1 @@
+//! `packet`: filled in by the family work (see issue 2).

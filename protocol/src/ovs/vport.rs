@@ -1,0 +1,1 @@
+//! `vport`: filled in by the family work (see issue 2).

@@ -1,0 +1,1 @@
+//! Text for flow keys and masks.
