@@ -1,2 +1,7 @@
 //! userdp: a userspace Open vSwitch datapath (daemon, CLI and the library they share).
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
+
+pub mod daemon;
+#[allow(unsafe_code)]
+pub mod sys;
+pub mod transport;
