@@ -15,6 +15,7 @@ pub mod error;
 pub mod genl;
 pub mod nl;
 pub mod ovs;
+pub mod private;
 pub mod text;
 pub mod wire;
 
