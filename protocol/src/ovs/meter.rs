@@ -255,6 +255,17 @@ impl MeterMsg {
     /// Decodes a netlink payload (genl header onwards); error offsets count from the
     /// `nlmsghdr`.
     pub fn parse(payload: &[u8]) -> Result<Self> {
+        Self::parse_as(payload, true)
+    }
+
+    /// Decodes a reply (for clients such as the CLI): like [`parse`](Self::parse), but the
+    /// bands of a SET reply carry only statistics, so `dp_meter_create`'s band checks are
+    /// skipped.
+    pub fn parse_reply(payload: &[u8]) -> Result<Self> {
+        Self::parse_as(payload, false)
+    }
+
+    fn parse_as(payload: &[u8], request: bool) -> Result<Self> {
         let (f, a) = parse_msg(payload, &POLICY)?;
         let mut m = MeterMsg::new(OvsMeterCmd::from(f.genl.cmd), f.dp_ifindex);
         let get = |k: OvsMeterAttr| a[usize::from(attr(k))];
@@ -273,7 +284,7 @@ impl MeterMsg {
         m.max_meters = get(OvsMeterAttr::OVS_METER_ATTR_MAX_METERS).map(|n| get_u32(&n));
         m.max_bands = get(OvsMeterAttr::OVS_METER_ATTR_MAX_BANDS).map(|n| get_u32(&n));
         if let Some(n) = get(OvsMeterAttr::OVS_METER_ATTR_BANDS) {
-            m.bands = if m.cmd == OvsMeterCmd::OVS_METER_CMD_SET {
+            m.bands = if request && m.cmd == OvsMeterCmd::OVS_METER_CMD_SET {
                 Some(parse_bands(&n, true)?)
             } else {
                 parse_bands(&n, false).ok()
