@@ -20,8 +20,7 @@ use crate::nl::attr::{nla_size, NLA_HDRLEN};
 use crate::nl::{Nla, NlaIter, NlaWriter};
 use crate::{Error, Result};
 
-mod keystub;
-pub use keystub::KeyAttr;
+pub use crate::ovs::key::KeyAttr;
 
 /// `OVS_KEY_ATTR_NSH`: the one nested key attribute a masked set splits per sub-attribute.
 const KEY_ATTR_NSH: u16 = 28;

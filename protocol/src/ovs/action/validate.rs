@@ -13,7 +13,7 @@
 //! Offsets in errors assume the canonical encoding ([`Action::emit`]) of the list, starting at
 //! 0; the caller rebases onto the message.
 
-use super::{Action, Actions, CtAction, OvsActionAttr, OVS_COPY_ACTIONS_MAX_DEPTH};
+use super::{Action, Actions, CtAction, KeyAttr, OvsActionAttr, OVS_COPY_ACTIONS_MAX_DEPTH};
 use crate::errno::{EINVAL, EMSGSIZE, EOVERFLOW};
 use crate::nl::attr::{nla_size, NLA_HDRLEN};
 use crate::nl::NlaIter;
@@ -269,7 +269,7 @@ fn check(
         }
         Action::Set(k) => {
             let (kind, payload) = super::key_wire(k);
-            validate_set(kind, &payload, None, facts, st, off)?;
+            validate_set(Some(k), kind, &payload, None, facts, st, off)?;
             let internal = if kind == KEY_ATTR_TUNNEL {
                 // Converted to a kernel-internal tunnel-info pointer.
                 NLA_HDRLEN + nla_size(8)
@@ -281,7 +281,7 @@ fn check(
         }
         Action::SetMasked(v, m) => {
             let (kind, payload) = super::masked_payload(v, m);
-            validate_set(kind, &payload, Some(()), facts, st, off)?;
+            validate_set(None, kind, &payload, Some(()), facts, st, off)?;
             reserve(used, copy, off)?;
         }
         Action::Sample { actions, .. } => {
@@ -428,6 +428,7 @@ fn settable_len(kind: u16) -> Option<Option<usize>> {
 
 /// `validate_set`: `masked` is `Some` for `SET_MASKED`, whose `payload` is value ‖ mask.
 fn validate_set(
+    tunnel: Option<&KeyAttr>,
     kind: u16,
     payload: &[u8],
     masked: Option<()>,
@@ -462,7 +463,9 @@ fn validate_set(
             if masked.is_some() {
                 return Err(einval(off, "masked tunnel set is not supported"));
             }
-            validate_tunnel(payload, off)?;
+            if let Some(KeyAttr::Tunnel(t)) = tunnel {
+                t.validate_key(off)?;
+            }
         }
         KEY_ATTR_IPV4 => {
             if st.eth_type != ETH_P_IP {
@@ -537,69 +540,6 @@ fn validate_set_nsh(payload: &[u8], masked: bool, off: usize) -> Result<()> {
     }
     if !base {
         return Err(einval(off, "set(nsh) without a base header"));
-    }
-    Ok(())
-}
-
-/// `ip_tun_from_nlattr` for a set (non-mask): sizes, one address family with a non-zero
-/// destination, a TTL, at most one options block.
-fn validate_tunnel(payload: &[u8], off: usize) -> Result<()> {
-    let (mut v4, mut v6, mut ttl, mut opts, mut dst_zero) = (false, false, false, 0, false);
-    for sub in NlaIter::new(payload) {
-        let sub = sub.map_err(|e| e.rebase(off))?;
-        let len = sub.payload.len();
-        let ok = match sub.kind {
-            0 => len == 8,
-            1 => {
-                v4 = true;
-                len == 4
-            }
-            2 => {
-                v4 = true;
-                dst_zero |= sub.payload.iter().all(|&b| b == 0);
-                len == 4
-            }
-            3 => len == 1,
-            4 => {
-                ttl = true;
-                len == 1
-            }
-            5..=7 | 14 | 16 => len == 0,
-            8 => {
-                opts += 1;
-                len & 3 == 0 && len <= 255
-            }
-            9 | 10 => len == 2,
-            11 | 15 => {
-                opts += 1;
-                true
-            }
-            12 => {
-                v6 = true;
-                len == 16
-            }
-            13 => {
-                v6 = true;
-                dst_zero |= sub.payload.iter().all(|&b| b == 0);
-                len == 16
-            }
-            _ => false,
-        };
-        if !ok {
-            return Err(einval(off, "bad tunnel key attribute"));
-        }
-    }
-    if v4 && v6 {
-        return Err(einval(off, "tunnel mixes IPv4 and IPv6"));
-    }
-    if !v4 && !v6 || dst_zero {
-        return Err(einval(off, "tunnel destination missing or zero"));
-    }
-    if !ttl {
-        return Err(einval(off, "tunnel TTL not specified"));
-    }
-    if opts > 1 {
-        return Err(einval(off, "more than one tunnel options block"));
     }
     Ok(())
 }
