@@ -494,8 +494,8 @@ fn split_masked(key: &Nla<'_>) -> Result<(KeyAttr, KeyAttr)> {
     Ok((value, mask))
 }
 
-/// The type and payload of a key attribute as it goes on the wire.
-pub(crate) fn key_wire(k: &KeyAttr) -> (u16, Vec<u8>) {
+/// The type number and payload bytes of a key attribute as it goes on the wire.
+pub fn key_wire(k: &KeyAttr) -> (u16, Vec<u8>) {
     let mut buf = Vec::with_capacity(k.buffer_len());
     k.emit(&mut NlaWriter::new(&mut buf));
     let len = buf
