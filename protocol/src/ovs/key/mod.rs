@@ -9,11 +9,13 @@
 
 mod codec;
 mod tunnel;
+mod validate;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub use codec::NSH_CTX_HDRS_MAX_LEN;
 pub use tunnel::*;
+pub use validate::{exact_mask, is_vlan_tpid, parse_match, validate_match, Match};
 
 /// `OVS_KEY_ATTR_UNSPEC`.
 pub const OVS_KEY_ATTR_UNSPEC: u16 = 0;
