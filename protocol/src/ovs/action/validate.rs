@@ -17,6 +17,7 @@ use super::{Action, Actions, CtAction, KeyAttr, OvsActionAttr, OVS_COPY_ACTIONS_
 use crate::errno::{EINVAL, EMSGSIZE, EOVERFLOW};
 use crate::nl::attr::{nla_size, NLA_HDRLEN};
 use crate::nl::NlaIter;
+use crate::ovs::key::Key;
 use crate::{Error, Result};
 
 /// `MAX_ACTIONS_BUFSIZE` in Linux 6.1: the kernel's internal copy of a list is capped at 32 KiB.
@@ -552,4 +553,81 @@ pub fn is_known_to_linux_6_1(a: OvsActionAttr) -> bool {
             | OvsActionAttr::OVS_ACTION_ATTR_PSAMPLE
             | OvsActionAttr::Unknown(_)
     )
+}
+
+impl FlowFacts {
+    /// Derives the facts from a flow key and its mask (`None` = exact match), as the kernel's
+    /// masked key would present them: each field is `key & mask`, absent mask attributes
+    /// wildcard their field. The L2 presence and ethertype are always exact in the kernel.
+    pub fn from_key(key: &Key, mask: Option<&Key>) -> FlowFacts {
+        use crate::ovs::key::OvsKeyAttr as K;
+        let mut f = FlowFacts {
+            mac_proto: if key.contains(K::Ethernet) {
+                MacProto::Ethernet
+            } else {
+                MacProto::None
+            },
+            ..FlowFacts::default()
+        };
+        // For a tagged frame the L3 facts live inside the outer ENCAP.
+        let (mut lvl, mut mlvl) = (key, mask);
+        if let Some(KeyAttr::Vlan(tci)) = key.get(K::Vlan) {
+            let m = match mask.map(|m| m.get(K::Vlan)) {
+                None => 0xffff,
+                Some(Some(KeyAttr::Vlan(m))) => *m,
+                Some(_) => 0,
+            };
+            f.vlan_tci = tci & m;
+            if let Some(KeyAttr::Encap(inner)) = key.get(K::Encap) {
+                lvl = inner;
+                mlvl = match mask.map(|m| m.get(K::Encap)) {
+                    Some(Some(KeyAttr::Encap(mi))) => Some(mi),
+                    _ => mask,
+                };
+            }
+        }
+        if let Some(KeyAttr::Ethertype(t)) = lvl.get(K::Ethertype) {
+            f.eth_type = *t;
+        }
+        let mask_of = |kind: K| -> Option<Option<&KeyAttr>> { mlvl.map(|m| m.get(kind)) };
+        match lvl.get(K::Ipv4) {
+            Some(KeyAttr::Ipv4(k)) => {
+                let (pm, fm) = match mask_of(K::Ipv4) {
+                    None => (0xff, 0xff),
+                    Some(Some(KeyAttr::Ipv4(m))) => (m.proto, m.frag),
+                    Some(_) => (0, 0),
+                };
+                f.ip_proto = k.proto & pm;
+                f.ip_frag = k.frag & fm;
+            }
+            _ => {
+                if let Some(KeyAttr::Ipv6(k)) = lvl.get(K::Ipv6) {
+                    let (pm, fm) = match mask_of(K::Ipv6) {
+                        None => (0xff, 0xff),
+                        Some(Some(KeyAttr::Ipv6(m))) => (m.proto, m.frag),
+                        Some(_) => (0, 0),
+                    };
+                    f.ip_proto = k.proto & pm;
+                    f.ip_frag = k.frag & fm;
+                }
+            }
+        }
+        if let Some(KeyAttr::Mpls(labels)) = lvl.get(K::Mpls) {
+            f.mpls_labels = match mask_of(K::Mpls) {
+                None => labels.len() as u32,
+                Some(Some(KeyAttr::Mpls(m))) => m.iter().filter(|&&l| l != 0).count() as u32,
+                Some(_) => 0,
+            };
+        }
+        if let Some(KeyAttr::Nsh(n)) = lvl.get(K::Nsh) {
+            let np = n.base.map_or(0, |b| b.np);
+            let m = match mask_of(K::Nsh) {
+                None => 0xff,
+                Some(Some(KeyAttr::Nsh(m))) => m.base.map_or(0, |b| b.np),
+                Some(_) => 0,
+            };
+            f.nsh_np = np & m;
+        }
+        f
+    }
 }
