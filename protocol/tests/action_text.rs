@@ -330,3 +330,192 @@ fn unknown_and_kernel_only_actions_print() {
         "action40(01 ab),action41,drop,hash(Unknown hash algorithm(9))"
     );
 }
+
+mod roundtrip {
+    use proptest::prelude::*;
+    use std::net::{IpAddr, Ipv4Addr};
+    use userdp_protocol::ovs::action::{Action, Actions, CtAction, Nat, NatKind, NshPush};
+    use userdp_protocol::text::action::{actions_to_string, parse_actions};
+
+    fn nat() -> impl Strategy<Value = Option<Nat>> {
+        let addr = (
+            any::<u32>(),
+            0u32..1000,
+            0u16..2000,
+            0u16..100,
+            any::<(bool, u8)>(),
+        )
+            .prop_map(|(a, span, pmin, pspan, (src, flags))| {
+                let min = Ipv4Addr::from(a.min(u32::MAX - 1000));
+                let max = Ipv4Addr::from(u32::from(min) + span);
+                Nat {
+                    kind: Some(if src { NatKind::Src } else { NatKind::Dst }),
+                    ip_min: Some(IpAddr::V4(min)),
+                    ip_max: (span > 0).then_some(IpAddr::V4(max)),
+                    proto_min: (pmin > 0).then_some(pmin),
+                    proto_max: (pmin > 0 && pspan > 0).then_some(pmin + pspan),
+                    persistent: flags & 1 != 0,
+                    proto_hash: flags & 6 == 2,
+                    proto_random: flags & 6 == 4,
+                }
+            });
+        prop_oneof![
+            Just(None),
+            Just(Some(Nat::default())),
+            Just(Some(Nat {
+                kind: Some(NatKind::Dst),
+                ..Nat::default()
+            })),
+            addr.prop_map(Some),
+        ]
+    }
+
+    fn ct() -> impl Strategy<Value = CtAction> {
+        (
+            0u8..3,
+            prop::option::of(any::<u16>()),
+            prop::option::of((any::<u32>(), 1u32..)),
+            prop::option::of((any::<[u8; 16]>(), any::<[u8; 16]>())),
+            prop::option::of("[a-z]{1,15}"),
+            prop::option::of("[a-z0-9]{1,31}"),
+            nat(),
+        )
+            .prop_map(|(c, zone, mark, labels, helper, timeout, nat)| CtAction {
+                commit: c == 1,
+                force_commit: c == 2,
+                zone,
+                mark,
+                labels: labels.filter(|(_, m)| *m != [0; 16]),
+                helper,
+                timeout,
+                nat,
+                eventmask: None,
+            })
+    }
+
+    fn cookie() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            prop::collection::vec(any::<u8>(), 8..60),
+            (1u16..6, prop::collection::vec(any::<u8>(), 44)).prop_map(|(t, rest)| {
+                let mut c = t.to_ne_bytes().to_vec();
+                c.extend(rest);
+                c
+            }),
+        ]
+    }
+
+    fn leaf() -> impl Strategy<Value = Action> {
+        prop_oneof![
+            any::<u32>().prop_map(Action::Output),
+            (
+                any::<u32>(),
+                cookie(),
+                prop::option::of(any::<u32>()),
+                any::<bool>()
+            )
+                .prop_map(|(pid, u, egress_tun_port, actions)| Action::Userspace {
+                    pid,
+                    userdata: Some(u),
+                    egress_tun_port,
+                    actions
+                }),
+            any::<(u16, u16)>().prop_map(|(tpid, tci)| Action::PushVlan { tpid, tci }),
+            Just(Action::PopVlan),
+            any::<u32>().prop_map(Action::Recirc),
+            (0u32..2, any::<u32>()).prop_map(|(alg, basis)| Action::Hash { alg, basis }),
+            any::<(u32, u16)>().prop_map(|(lse, ethertype)| Action::PushMpls { lse, ethertype }),
+            any::<u16>().prop_map(Action::PopMpls),
+            ct().prop_map(Action::Ct),
+            any::<u32>().prop_map(Action::Trunc),
+            any::<([u8; 6], [u8; 6])>().prop_map(|(src, dst)| Action::PushEth { src, dst }),
+            Just(Action::PopEth),
+            Just(Action::CtClear),
+            (
+                any::<(u8, u8, u8, u8)>(),
+                0u32..0x0100_0000,
+                any::<[u32; 4]>()
+            )
+                .prop_map(|(b, spi, md1)| Action::PushNsh(NshPush {
+                    flags: b.0,
+                    ttl: b.1,
+                    mdtype: 1,
+                    np: b.2,
+                    spi,
+                    si: b.3,
+                    md1: Some(md1),
+                    md2: None
+                })),
+            (1u8.., prop::collection::vec(any::<u8>(), 3..=3), 0usize..10).prop_map(
+                |(first, rest, words)| {
+                    let mut md2 = vec![first];
+                    md2.extend(rest);
+                    for _ in 0..words {
+                        md2.extend([1, 2, 3, 4]);
+                    }
+                    Action::PushNsh(NshPush {
+                        mdtype: 2,
+                        ttl: 63,
+                        np: 3,
+                        si: 255,
+                        md2: Some(md2),
+                        ..NshPush::default()
+                    })
+                }
+            ),
+            Just(Action::PopNsh),
+            any::<u32>().prop_map(Action::Meter),
+            (any::<u32>(), any::<u16>()).prop_map(|(lse, ethertype)| Action::AddMpls {
+                lse,
+                ethertype,
+                tun_flags: 0
+            }),
+            (
+                any::<u32>(),
+                prop::option::of((1u8.., prop::collection::vec(any::<u8>(), 0..15)))
+            )
+                .prop_map(|(group, c)| Action::Psample {
+                    group,
+                    cookie: c.map(|(f, mut r)| {
+                        r.insert(0, f);
+                        r
+                    })
+                }),
+        ]
+    }
+
+    fn action() -> impl Strategy<Value = Action> {
+        leaf().prop_recursive(3, 20, 4, |inner| {
+            let list = prop::collection::vec(inner, 0..4);
+            prop_oneof![
+                (any::<u32>(), list.clone()).prop_map(|(probability, actions)| Action::Sample {
+                    probability,
+                    actions
+                }),
+                list.clone().prop_map(Action::Clone),
+                list.clone().prop_map(Action::DecTtl),
+                (any::<u16>(), list.clone(), list).prop_map(|(pkt_len, g, l)| {
+                    Action::CheckPktLen {
+                        pkt_len,
+                        if_greater: g,
+                        if_less_equal: l,
+                    }
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn text_value_text(list in prop::collection::vec(action(), 0..5)) {
+            let printed = actions_to_string(&Actions(list));
+            let parsed = parse_actions(&printed)
+                .unwrap_or_else(|e| panic!("{printed}: {e}"));
+            prop_assert_eq!(actions_to_string(&parsed), printed);
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(s in "[a-z0-9_(),=:./%|\\[\\]-]{0,60}") {
+            let _ = parse_actions(&s);
+        }
+    }
+}
