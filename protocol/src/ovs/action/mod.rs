@@ -9,7 +9,7 @@
 //! header gives 23..26 to its userspace-only actions (`TUNNEL_PUSH`, `TUNNEL_POP`, `DROP`,
 //! `LB_OUTPUT`), which it never sends to a netlink datapath, so the clash is harmless on the wire.
 
-mod ct;
+pub mod ct;
 pub mod validate;
 
 pub use ct::{CtAction, Nat, NatKind};
