@@ -7,6 +7,8 @@
 
 use std::io;
 
+use userdp_protocol::ovs::vport::OvsVportStats;
+
 use crate::sys::netdev::{self, Tap};
 
 /// `ARPHRD_ETHER`.
@@ -26,8 +28,11 @@ pub enum Device {
         /// Its ifindex at attach time.
         ifindex: u32,
     },
-    /// No device at all: memory queues for tests.
-    Dummy,
+    /// No device at all: memory queues for tests, with a synthetic ifindex.
+    Dummy {
+        /// The made-up ifindex reported for the port.
+        ifindex: u32,
+    },
 }
 
 impl Device {
@@ -36,8 +41,31 @@ impl Device {
         match self {
             Device::Internal(tap) => tap.ifindex(),
             Device::Netdev { ifindex } => *ifindex,
-            Device::Dummy => 0,
+            Device::Dummy { ifindex } => *ifindex,
         }
+    }
+
+    /// The device's own counters from sysfs, as `dev_get_stats` reports them, for real devices.
+    pub fn sysfs_stats(&self, name: &str) -> Option<OvsVportStats> {
+        if matches!(self, Device::Dummy { .. }) {
+            return None;
+        }
+        let read = |what: &str| -> u64 {
+            std::fs::read_to_string(format!("/sys/class/net/{name}/statistics/{what}"))
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        Some(OvsVportStats {
+            rx_packets: read("rx_packets"),
+            tx_packets: read("tx_packets"),
+            rx_bytes: read("rx_bytes"),
+            tx_bytes: read("tx_bytes"),
+            rx_errors: read("rx_errors"),
+            tx_errors: read("tx_errors"),
+            rx_dropped: read("rx_dropped"),
+            tx_dropped: read("tx_dropped"),
+        })
     }
 
     /// Creates the TAP device of an internal port. `EEXIST` if a netdev has that name.
@@ -62,7 +90,7 @@ impl Device {
     }
 }
 
-/// errno values used when refusing a device (the protocol crate's table, to avoid `libc` here).
+/// errno values used when refusing a device.
 mod libc_errno {
     pub use userdp_protocol::errno::{EINVAL, ENODEV};
 }
