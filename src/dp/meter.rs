@@ -85,12 +85,14 @@ pub struct Meter {
     /// Monotonic ms of the last packet (0 = never).
     pub used: AtomicU64,
     last_fill: AtomicU64,
+    keep_stats: bool,
 }
 
 impl Meter {
     /// A new meter whose buckets were last filled at `now_ms`.
     pub fn new(id: u32, kbps: bool, bands: Vec<Band>, stats: Counters, now_ms: u64) -> Meter {
         Meter {
+            keep_stats: true,
             id,
             kbps,
             bands,
@@ -212,5 +214,119 @@ mod tests {
         assert!(!m.execute(10, 0));
         assert!(!m.execute(10, 0));
         assert_eq!(m.bands[0].stats.get(), (1, 10));
+    }
+}
+
+/// Command handlers of `ovs_meter`.
+///
+/// ≈ `ovs_meter_cmd_features`, `ovs_meter_cmd_set`, `ovs_meter_cmd_get`, `ovs_meter_cmd_del`.
+mod cmd {
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+
+    use userdp_protocol::errno::{EFBIG, EINVAL, ENODEV, ENOENT, EOPNOTSUPP};
+    use userdp_protocol::nl::NlMsg;
+    use userdp_protocol::ovs::flow::OvsFlowStats;
+    use userdp_protocol::ovs::meter::{MeterBand, MeterMsg, OvsMeterBandType, OvsMeterCmd, DP_MAX_BANDS, DP_METER_NUM_MAX};
+    use userdp_protocol::{Error, Result};
+
+    use super::{Band, Counters, Meter};
+    use crate::dp::{Ctx, Outcome, Registry, FAMILY_METER};
+
+    fn stats_of(c: &Counters) -> OvsFlowStats {
+        let (n_packets, n_bytes) = c.get();
+        OvsFlowStats { n_packets, n_bytes }
+    }
+
+    /// `ovs_meter_cmd_reply_stats`: ID, STATS, USED, and each band's STATS.
+    fn put_stats(m: &mut MeterMsg, meter: &Meter) {
+        if m.id.is_some() {
+            m.id_repeated = true;
+        }
+        m.id = Some(meter.id);
+        m.stats = Some(stats_of(&meter.stats));
+        m.used = Some(meter.used.load(Ordering::Relaxed));
+        m.bands = Some(meter.bands.iter().map(|b| MeterBand { stats: Some(stats_of(&b.stats)), ..MeterBand::default() }).collect());
+    }
+
+    fn reply(m: &MeterMsg, ctx: &Ctx<'_>) -> Outcome {
+        let mut buf = Vec::with_capacity(m.buffer_len());
+        m.emit(&mut buf, FAMILY_METER, 0, ctx.seq, ctx.peer.portid);
+        Outcome::Reply(buf)
+    }
+
+    /// Dispatches an `ovs_meter` request; every command replies.
+    pub fn handle(reg: &Registry, ctx: &Ctx<'_>, msg: &NlMsg<'_>) -> Result<Outcome> {
+        let req = MeterMsg::parse(msg.payload)?;
+        let mut out = MeterMsg::new(req.cmd, req.dp_ifindex);
+        let no_dp = || Error::new(ENODEV, 0, "no such datapath");
+        match req.cmd {
+            OvsMeterCmd::OVS_METER_CMD_FEATURES => {
+                reg.with_state(|st| st.dps.get(&req.dp_ifindex).map(|_| ()).ok_or_else(no_dp))?;
+                out.max_meters = Some(DP_METER_NUM_MAX);
+                out.max_bands = Some(DP_MAX_BANDS);
+                out.bands = Some(vec![MeterBand { kind: Some(OvsMeterBandType::OVS_METER_BAND_TYPE_DROP), ..MeterBand::default() }]);
+            }
+            OvsMeterCmd::OVS_METER_CMD_SET => {
+                let id = req.id.ok_or(Error::new(EINVAL, 0, "meter SET needs ID"))?;
+                let bands = req.bands.as_ref().ok_or(Error::new(EINVAL, 0, "meter SET needs BANDS"))?;
+                let bands = bands
+                    .iter()
+                    .map(|b| match (b.kind, b.rate, b.burst) {
+                        (Some(k), Some(rate), Some(burst)) if rate != 0 => {
+                            let stats = b.stats.map_or_else(Counters::default, |s| Counters::with(s.n_packets, s.n_bytes));
+                            Ok(Band::new(k.into(), rate, burst, stats))
+                        }
+                        _ => Err(Error::new(EINVAL, 0, "meter band needs TYPE, RATE (non-zero) and BURST")),
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let stats = req.stats.map_or_else(Counters::default, |s| Counters::with(s.n_packets, s.n_bytes));
+                let meter = Arc::new(Meter { keep_stats: !req.clear, ..Meter::new(id, req.kbps, bands, stats, ctx.now_ms) });
+                out.id = Some(id);
+                reg.with_state(|st| -> Result<()> {
+                    let dp = st.dps.get_mut(&req.dp_ifindex).ok_or_else(no_dp)?;
+                    if !dp.meters.contains_key(&id) && dp.meters.len() + 1 >= DP_METER_NUM_MAX as usize {
+                        return Err(Error::new(EFBIG, 0, "too many meters"));
+                    }
+                    if let Some(old) = dp.meters.insert(id, meter) {
+                        if old.keep_stats() {
+                            put_stats(&mut out, &old);
+                        }
+                    }
+                    Ok(())
+                })?;
+                return Ok(reply(&out, ctx));
+            }
+            OvsMeterCmd::OVS_METER_CMD_GET => {
+                let id = req.id.ok_or(Error::new(EINVAL, 0, "meter GET needs ID"))?;
+                reg.with_state(|st| -> Result<()> {
+                    let dp = st.dps.get(&req.dp_ifindex).ok_or_else(no_dp)?;
+                    let meter = dp.meters.get(&id).ok_or(Error::new(ENOENT, 0, "no such meter"))?;
+                    put_stats(&mut out, meter);
+                    Ok(())
+                })?;
+            }
+            OvsMeterCmd::OVS_METER_CMD_DEL => {
+                let id = req.id.ok_or(Error::new(EINVAL, 0, "meter DEL needs ID"))?;
+                reg.with_state(|st| -> Result<()> {
+                    let dp = st.dps.get_mut(&req.dp_ifindex).ok_or_else(no_dp)?;
+                    if let Some(old) = dp.meters.remove(&id) {
+                        put_stats(&mut out, &old);
+                    }
+                    Ok(())
+                })?;
+            }
+            _ => return Err(Error::new(EOPNOTSUPP, 0, "unknown meter command")),
+        }
+        Ok(reply(&out, ctx))
+    }
+}
+
+pub use cmd::handle;
+
+impl Meter {
+    /// Whether a replacing SET reports this meter's statistics (it was created without CLEAR).
+    pub fn keep_stats(&self) -> bool {
+        self.keep_stats
     }
 }

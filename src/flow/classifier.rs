@@ -24,7 +24,9 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 /// One published entry of a bucket chain.
 struct Node<const W: usize, T> {
     hash: u64,
-    key: [u64; W],
+    /// The masked key's words in the subtable's `lo..hi` range: the rest are zero by
+    /// construction, and keeping only these keeps a flow's footprint small.
+    key: Box<[u64]>,
     value: Arc<T>,
     next: Option<Arc<Node<W, T>>>,
 }
@@ -92,7 +94,7 @@ impl<const W: usize, T> Subtable<W, T> {
         let buckets = self.buckets.load();
         let mut cur = buckets.slot(hash).load_full();
         while let Some(node) = cur {
-            if node.hash == hash && node.key[self.lo..self.hi] == masked[self.lo..self.hi] {
+            if node.hash == hash && *node.key == masked[self.lo..self.hi] {
                 return Some(node.value.clone());
             }
             cur = node.next.clone();
@@ -200,7 +202,7 @@ impl<const W: usize, T> Classifier<W, T> {
         let head = slot.load_full();
         slot.store(Some(Arc::new(Node {
             hash,
-            key: masked,
+            key: masked[st.lo..st.hi].into(),
             value,
             next: head,
         })));
@@ -236,7 +238,7 @@ impl<const W: usize, T> Classifier<W, T> {
         for node in prefix.into_iter().rev() {
             rebuilt = Some(Arc::new(Node {
                 hash: node.hash,
-                key: node.key,
+                key: node.key.clone(),
                 value: node.value.clone(),
                 next: rebuilt,
             }));
@@ -289,7 +291,7 @@ impl<const W: usize, T> Classifier<W, T> {
                 let head = dst.load_full();
                 dst.store(Some(Arc::new(Node {
                     hash: node.hash,
-                    key: node.key,
+                    key: node.key.clone(),
                     value: node.value.clone(),
                     next: head,
                 })));
