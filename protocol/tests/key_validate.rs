@@ -122,7 +122,10 @@ fn arp_opcode_over_0xff() {
 #[test]
 fn ct_state_unknown_bits() {
     let k = Key(vec![KeyAttr::CtState(0x100), KeyAttr::Ethertype(0x0800)]);
-    let k = Key(vec![k.0[0].clone(), KeyAttr::Ethernet(EthernetKey::default())]);
+    let k = Key(vec![
+        k.0[0].clone(),
+        KeyAttr::Ethernet(EthernetKey::default()),
+    ]);
     assert_eq!(validate_match(&k, None).unwrap_err().offset, 0);
 }
 
@@ -141,7 +144,10 @@ fn tunnel_without_destination() {
 
 #[test]
 fn tunnel_mixing_ipv4_and_ipv6() {
-    assert_eq!(reject_exact("tunnel(dst=1.1.1.1,ipv6_dst=::1,ttl=64),eth()"), 0);
+    assert_eq!(
+        reject_exact("tunnel(dst=1.1.1.1,ipv6_dst=::1,ttl=64),eth()"),
+        0
+    );
 }
 
 #[test]
@@ -185,7 +191,10 @@ fn truncated_vlan_with_non_empty_encap() {
 
 #[test]
 fn vlan_without_a_vlan_ethertype() {
-    assert_eq!(reject_exact("eth(),eth_type(0x0800),vlan(vid=1),ipv4()"), 24);
+    assert_eq!(
+        reject_exact("eth(),eth_type(0x0800),vlan(vid=1),ipv4()"),
+        24
+    );
 }
 
 #[test]
@@ -234,7 +243,10 @@ fn nd_required_for_neighbour_discovery() {
 
 #[test]
 fn mask_attribute_absent_from_key() {
-    let off = reject("eth(),eth_type(0x0800),ipv4()", Some("eth(),eth_type(0x0800),ipv4(),skb_mark(1)"));
+    let off = reject(
+        "eth(),eth_type(0x0800),ipv4()",
+        Some("eth(),eth_type(0x0800),ipv4(),skb_mark(1)"),
+    );
     assert_eq!(off, 40);
 }
 
@@ -256,16 +268,20 @@ fn l4_mask_needs_exact_proto_mask() {
 #[test]
 fn nd_mask_needs_exact_icmpv6_type_mask() {
     let (k, _) = km("eth(),eth_type(0x86dd),ipv6(proto=58),icmpv6(type=135),nd()");
-    let (_, m) = km("eth(),eth_type(0x86dd),ipv6(proto=58),icmpv6(code=0),nd(sll=00:00:00:00:00:01)");
+    let (_, m) =
+        km("eth(),eth_type(0x86dd),ipv6(proto=58),icmpv6(code=0),nd(sll=00:00:00:00:00:01)");
     validate_match(&k, Some(&m)).unwrap_err();
-    let (_, ok) = km("eth(),eth_type(0x86dd),ipv6(proto=58),icmpv6(type=135),nd(sll=00:00:00:00:00:01)");
+    let (_, ok) =
+        km("eth(),eth_type(0x86dd),ipv6(proto=58),icmpv6(type=135),nd(sll=00:00:00:00:00:01)");
     validate_match(&k, Some(&ok)).unwrap();
 }
 
 #[test]
 fn ct_tuple6_mask_not_allowed_with_nd() {
-    let (k, _) = km("eth(),eth_type(0x86dd),ipv6(proto=58),icmpv6(type=135),nd(),ct_tuple6(proto=6)");
-    let (_, m) = km("eth(),eth_type(0x86dd),ipv6(proto=58),icmpv6(type=135),nd(),ct_tuple6(proto=6)");
+    let (k, _) =
+        km("eth(),eth_type(0x86dd),ipv6(proto=58),icmpv6(type=135),nd(),ct_tuple6(proto=6)");
+    let (_, m) =
+        km("eth(),eth_type(0x86dd),ipv6(proto=58),icmpv6(type=135),nd(),ct_tuple6(proto=6)");
     validate_match(&k, Some(&m)).unwrap_err();
 }
 
