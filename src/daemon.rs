@@ -9,7 +9,6 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-
 use crate::dp::{DpConfig, Registry};
 use crate::transport::{Notifier, Server, ServerConfig, Service};
 

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use userdp_protocol::errno::{EINVAL, EOPNOTSUPP};
 use userdp_protocol::nl::NlMsg;
-use userdp_protocol::ovs::ct_limit::{CtLimitMsg, OvsCtLimitCmd, OvsZoneLimit, OVS_ZONE_LIMIT_DEFAULT_ZONE};
+use userdp_protocol::ovs::ct_limit::{
+    CtLimitMsg, OvsCtLimitCmd, OvsZoneLimit, OVS_ZONE_LIMIT_DEFAULT_ZONE,
+};
 use userdp_protocol::{Error, Result};
 
 use super::{Ctx, Outcome, Registry, FAMILY_CT_LIMIT};
@@ -23,7 +25,11 @@ pub struct CtLimits {
 
 impl CtLimits {
     fn record(&self, zone: u16) -> OvsZoneLimit {
-        OvsZoneLimit { zone_id: i32::from(zone), limit: self.zones.get(&zone).copied().unwrap_or(self.default), count: 0 }
+        OvsZoneLimit {
+            zone_id: i32::from(zone),
+            limit: self.zones.get(&zone).copied().unwrap_or(self.default),
+            count: 0,
+        }
     }
 }
 
@@ -35,7 +41,11 @@ fn zone_of(id: i32) -> Option<u16> {
 pub fn handle(reg: &Registry, ctx: &Ctx<'_>, msg: &NlMsg<'_>) -> Result<Outcome> {
     let req = CtLimitMsg::parse(msg.payload)?;
     let mut out = CtLimitMsg::new(req.cmd, req.dp_ifindex);
-    let need = || req.zone_limits.as_ref().ok_or(Error::new(EINVAL, 0, "ZONE_LIMIT is required"));
+    let need = || {
+        req.zone_limits
+            .as_ref()
+            .ok_or(Error::new(EINVAL, 0, "ZONE_LIMIT is required"))
+    };
     match req.cmd {
         OvsCtLimitCmd::OVS_CT_LIMIT_CMD_SET => {
             let limits = need()?;
@@ -66,7 +76,11 @@ pub fn handle(reg: &Registry, ctx: &Ctx<'_>, msg: &NlMsg<'_>) -> Result<Outcome>
         OvsCtLimitCmd::OVS_CT_LIMIT_CMD_GET => {
             let records = reg.with_state(|st| {
                 let l = &st.ct_limits;
-                let default = OvsZoneLimit { zone_id: OVS_ZONE_LIMIT_DEFAULT_ZONE, limit: l.default, count: 0 };
+                let default = OvsZoneLimit {
+                    zone_id: OVS_ZONE_LIMIT_DEFAULT_ZONE,
+                    limit: l.default,
+                    count: 0,
+                };
                 match &req.zone_limits {
                     Some(wanted) => wanted
                         .iter()
@@ -75,7 +89,9 @@ pub fn handle(reg: &Registry, ctx: &Ctx<'_>, msg: &NlMsg<'_>) -> Result<Outcome>
                             id => zone_of(id).map(|zone| l.record(zone)),
                         })
                         .collect(),
-                    None => std::iter::once(default).chain(l.zones.keys().map(|&z| l.record(z))).collect::<Vec<_>>(),
+                    None => std::iter::once(default)
+                        .chain(l.zones.keys().map(|&z| l.record(z)))
+                        .collect::<Vec<_>>(),
                 }
             });
             out.zone_limits = Some(records);

@@ -10,7 +10,11 @@ use super::{Ctx, Outcome, Registry};
 use crate::transport::{Dump, DumpStep, Responder};
 
 /// CTRL_CMD_GETFAMILY (do): the NEWFAMILY description of one family, `ENOENT` if unknown.
-pub fn ctrl_cmd_getfamily(families: &[FamilyInfo], ctx: &Ctx<'_>, msg: &NlMsg<'_>) -> Result<Outcome> {
+pub fn ctrl_cmd_getfamily(
+    families: &[FamilyInfo],
+    ctx: &Ctx<'_>,
+    msg: &NlMsg<'_>,
+) -> Result<Outcome> {
     let req = GetFamily::parse(msg.payload)?;
     let info = req.resolve(families)?;
     let mut buf = Vec::with_capacity(info.buffer_len());
@@ -40,5 +44,8 @@ impl Dump for FamilyDump {
 
 /// CTRL_CMD_GETFAMILY (dump): every family; request attributes are not looked at.
 pub fn ctrl_cmd_dump(_reg: &Registry, _ctx: &Ctx<'_>, _msg: &NlMsg<'_>, out: &mut Responder<'_>) {
-    out.dump(&mut FamilyDump { families: super::families(), next: 0 });
+    out.dump(&mut FamilyDump {
+        families: super::families(),
+        next: 0,
+    });
 }

@@ -84,7 +84,9 @@ impl Datapath {
         });
         m.user_features = Some(self.user_features);
         m.masks_cache_size = Some(self.masks_cache_size);
-        if self.user_features & OVS_DP_F_DISPATCH_UPCALL_PER_CPU != 0 && !self.per_cpu_pids.is_empty() {
+        if self.user_features & OVS_DP_F_DISPATCH_UPCALL_PER_CPU != 0
+            && !self.per_cpu_pids.is_empty()
+        {
             m.per_cpu_pids = Some(self.per_cpu_pids.clone());
         }
         m
@@ -123,12 +125,17 @@ pub fn handle(reg: &Registry, ctx: &Ctx<'_>, msg: &NlMsg<'_>) -> Result<Outcome>
         OvsDpCmd::OVS_DP_CMD_DEL => dp_cmd_del(reg, ctx, &req),
         OvsDpCmd::OVS_DP_CMD_GET => dp_cmd_get(reg, ctx, &req),
         OvsDpCmd::OVS_DP_CMD_SET => dp_cmd_set(reg, ctx, &req),
-        _ => Err(Error::new(userdp_protocol::errno::EOPNOTSUPP, 0, "unknown datapath command")),
+        _ => Err(Error::new(
+            userdp_protocol::errno::EOPNOTSUPP,
+            0,
+            "unknown datapath command",
+        )),
     }
 }
 
 fn lookup<'a>(st: &'a mut State, req: &DatapathMsg) -> Result<&'a mut Datapath> {
-    st.dp_lookup(req.dp_ifindex, req.name.as_deref()).ok_or(Error::new(ENODEV, 0, "no such datapath"))
+    st.dp_lookup(req.dp_ifindex, req.name.as_deref())
+        .ok_or(Error::new(ENODEV, 0, "no such datapath"))
 }
 
 /// Replies only when asked to echo; notifies the group either way.
@@ -143,14 +150,27 @@ fn publish(reg: &Registry, ctx: &Ctx<'_>, msg: Vec<u8>) -> Outcome {
 
 /// OVS_DP_CMD_NEW: a datapath with its local port, an internal device named after it.
 pub fn dp_cmd_new(reg: &Registry, ctx: &Ctx<'_>, req: &DatapathMsg) -> Result<Outcome> {
-    let name = req.name.as_deref().ok_or_else(|| missing("datapath NEW needs NAME"))?;
-    let upcall_pid = req.upcall_pid.ok_or_else(|| missing("datapath NEW needs UPCALL_PID"))?;
+    let name = req
+        .name
+        .as_deref()
+        .ok_or_else(|| missing("datapath NEW needs NAME"))?;
+    let upcall_pid = req
+        .upcall_pid
+        .ok_or_else(|| missing("datapath NEW needs UPCALL_PID"))?;
     req.validate_change()?;
     let msg = reg.with_state(|st| -> Result<Vec<u8>> {
         if st.dps.values().any(|dp| dp.name == name) {
             return Err(Error::new(EEXIST, 0, "a datapath with that name exists"));
         }
-        let local = Vport::create(reg, st, OVSP_LOCAL, OvsVportType::OVS_VPORT_TYPE_INTERNAL, name, vec![upcall_pid], None)?;
+        let local = Vport::create(
+            reg,
+            st,
+            OVSP_LOCAL,
+            OvsVportType::OVS_VPORT_TYPE_INTERNAL,
+            name,
+            vec![upcall_pid],
+            None,
+        )?;
         let ifindex = local.device.ifindex() as i32;
         let mut dp = Datapath {
             name: name.to_owned(),
@@ -177,7 +197,10 @@ pub fn dp_cmd_new(reg: &Registry, ctx: &Ctx<'_>, req: &DatapathMsg) -> Result<Ou
 pub fn dp_cmd_del(reg: &Registry, ctx: &Ctx<'_>, req: &DatapathMsg) -> Result<Outcome> {
     let (msg, dp) = reg.with_state(|st| -> Result<_> {
         let ifindex = lookup(st, req)?.ifindex;
-        let mut dp = st.dps.remove(&ifindex).ok_or(Error::new(ENODEV, 0, "no such datapath"))?;
+        let mut dp = st
+            .dps
+            .remove(&ifindex)
+            .ok_or(Error::new(ENODEV, 0, "no such datapath"))?;
         let msg = dp.encode(OvsDpCmd::OVS_DP_CMD_DEL, 0, ctx.seq, ctx.peer.portid);
         let local = dp.ports.remove(&OVSP_LOCAL);
         dp.ports.clear();
@@ -193,7 +216,12 @@ pub fn dp_cmd_del(reg: &Registry, ctx: &Ctx<'_>, req: &DatapathMsg) -> Result<Ou
 pub fn dp_cmd_get(reg: &Registry, ctx: &Ctx<'_>, req: &DatapathMsg) -> Result<Outcome> {
     reg.with_state(|st| {
         let dp = lookup(st, req)?;
-        Ok(Outcome::Reply(dp.encode(OvsDpCmd::OVS_DP_CMD_GET, 0, ctx.seq, ctx.peer.portid)))
+        Ok(Outcome::Reply(dp.encode(
+            OvsDpCmd::OVS_DP_CMD_GET,
+            0,
+            ctx.seq,
+            ctx.peer.portid,
+        )))
     })
 }
 
@@ -217,7 +245,9 @@ struct DpDump<'r> {
 impl Dump for DpDump<'_> {
     fn fill(&mut self, buf: &mut Vec<u8>, budget: usize) -> DumpStep {
         self.reg.with_state(|st| {
-            let from = self.after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+            let from = self
+                .after
+                .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
             for (&ifindex, dp) in st.dps.range((from, std::ops::Bound::Unbounded)) {
                 let m = dp.to_msg(OvsDpCmd::OVS_DP_CMD_GET);
                 if !buf.is_empty() && buf.len() + m.buffer_len() > budget {

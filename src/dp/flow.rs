@@ -15,7 +15,8 @@ use userdp_protocol::ovs::action::validate::{validate_actions, FlowFacts};
 use userdp_protocol::ovs::action::Actions;
 use userdp_protocol::ovs::common::RawAttrs;
 use userdp_protocol::ovs::flow::{
-    FlowMsg, OvsFlowCmd, OvsFlowStats, OVS_UFID_F_OMIT_ACTIONS, OVS_UFID_F_OMIT_KEY, OVS_UFID_F_OMIT_MASK,
+    FlowMsg, OvsFlowCmd, OvsFlowStats, OVS_UFID_F_OMIT_ACTIONS, OVS_UFID_F_OMIT_KEY,
+    OVS_UFID_F_OMIT_MASK,
 };
 use userdp_protocol::ovs::key::{parse_match, FlowKey, FlowMask, Key, OvsKeyAttr, FLOW_KEY_WORDS};
 use userdp_protocol::ovs::OvsHeader;
@@ -38,7 +39,10 @@ impl Ufid {
         let mut bytes = [0; 16];
         let n = b.len().min(16);
         bytes[..n].copy_from_slice(&b[..n]);
-        Ufid { len: n as u8, bytes }
+        Ufid {
+            len: n as u8,
+            bytes,
+        }
     }
     /// The wire bytes.
     pub fn as_bytes(&self) -> &[u8] {
@@ -113,7 +117,10 @@ impl Flow {
             Some(u) => {
                 m.ufid = Some(u.as_bytes().to_vec());
                 if ufid_flags & OVS_UFID_F_OMIT_KEY == 0 {
-                    m.key = Some(RawAttrs::new(mask_key_bytes(&self.key_bytes, &self.mask_bytes)));
+                    m.key = Some(RawAttrs::new(mask_key_bytes(
+                        &self.key_bytes,
+                        &self.mask_bytes,
+                    )));
                 }
             }
             None => m.key = Some(RawAttrs::new(self.key_bytes.to_vec())),
@@ -128,7 +135,10 @@ impl Flow {
         }
         let n_packets = s.packets.load(Ordering::Relaxed);
         if n_packets != 0 {
-            m.stats = Some(OvsFlowStats { n_packets, n_bytes: s.bytes.load(Ordering::Relaxed) });
+            m.stats = Some(OvsFlowStats {
+                n_packets,
+                n_bytes: s.bytes.load(Ordering::Relaxed),
+            });
         }
         let tcp_flags = s.tcp_flags.load(Ordering::Relaxed);
         if tcp_flags != 0 {
@@ -140,7 +150,14 @@ impl Flow {
         m
     }
 
-    fn encode(&self, dp_ifindex: i32, cmd: OvsFlowCmd, ufid_flags: u32, seq: u32, pid: u32) -> Vec<u8> {
+    fn encode(
+        &self,
+        dp_ifindex: i32,
+        cmd: OvsFlowCmd,
+        ufid_flags: u32,
+        seq: u32,
+        pid: u32,
+    ) -> Vec<u8> {
         let m = self.to_msg(dp_ifindex, cmd, ufid_flags);
         let mut buf = Vec::with_capacity(m.buffer_len());
         m.emit(&mut buf, FAMILY_FLOW, 0, seq, pid);
@@ -155,14 +172,22 @@ pub fn mask_key_bytes(key: &[u8], mask: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(key.len());
     let mut w = NlaWriter::new(&mut out);
     for k in NlaIter::new(key).map_while(|r| r.ok()) {
-        let m = NlaIter::new(mask).map_while(|r| r.ok()).find(|m| m.kind == k.kind);
-        let nested = k.kind == u16::from(OvsKeyAttr::Encap) || k.kind == u16::from(OvsKeyAttr::Tunnel);
+        let m = NlaIter::new(mask)
+            .map_while(|r| r.ok())
+            .find(|m| m.kind == k.kind);
+        let nested =
+            k.kind == u16::from(OvsKeyAttr::Encap) || k.kind == u16::from(OvsKeyAttr::Tunnel);
         if nested {
             let inner = mask_key_bytes(k.payload, m.map_or(&[][..], |m| m.payload));
             w.put(k.kind, &inner);
         } else {
             let payload: Vec<u8> = match m {
-                Some(m) => k.payload.iter().enumerate().map(|(i, b)| b & m.payload.get(i).copied().unwrap_or(0)).collect(),
+                Some(m) => k
+                    .payload
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| b & m.payload.get(i).copied().unwrap_or(0))
+                    .collect(),
                 None => vec![0; k.payload.len()],
             };
             w.put(k.kind, &payload);
@@ -189,7 +214,9 @@ pub struct FlowTable {
 
 impl std::fmt::Debug for FlowTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FlowTable").field("flows", &self.order.len()).finish_non_exhaustive()
+        f.debug_struct("FlowTable")
+            .field("flows", &self.order.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -212,7 +239,11 @@ impl FlowTable {
     }
 
     fn insert(&mut self, m: &Parsed, ufid: Option<Ufid>, actions: FlowActions) -> Arc<Flow> {
-        let mask = self.masks.entry(m.fmask.clone()).or_insert_with(|| Arc::new(m.fmask.clone())).clone();
+        let mask = self
+            .masks
+            .entry(m.fmask.clone())
+            .or_insert_with(|| Arc::new(m.fmask.clone()))
+            .clone();
         self.next_id += 1;
         let flow = Arc::new(Flow {
             id: self.next_id,
@@ -282,7 +313,11 @@ struct Parsed {
 
 fn parse_key(req: &FlowMsg) -> Result<Option<(Parsed, Key, Key)>> {
     let Some(key) = &req.key else { return Ok(None) };
-    let m = parse_match(&key.bytes, key.offset, req.mask.as_ref().map(|m| (&m.bytes[..], m.offset)))?;
+    let m = parse_match(
+        &key.bytes,
+        key.offset,
+        req.mask.as_ref().map(|m| (&m.bytes[..], m.offset)),
+    )?;
     let fkey = FlowKey::from_key(&m.key)?;
     let fmask = FlowMask::from_mask(&m.mask)?;
     let mask_bytes = match &req.mask {
@@ -293,14 +328,28 @@ fn parse_key(req: &FlowMsg) -> Result<Option<(Parsed, Key, Key)>> {
             v.into_boxed_slice()
         }
     };
-    Ok(Some((Parsed { key_bytes: key.bytes.clone().into_boxed_slice(), mask_bytes, fkey, fmask }, m.key, m.mask)))
+    Ok(Some((
+        Parsed {
+            key_bytes: key.bytes.clone().into_boxed_slice(),
+            mask_bytes,
+            fkey,
+            fmask,
+        },
+        m.key,
+        m.mask,
+    )))
 }
 
 fn parse_actions(req: &FlowMsg, key: &Key, mask: &Key) -> Result<Option<FlowActions>> {
-    let Some(raw) = &req.actions else { return Ok(None) };
+    let Some(raw) = &req.actions else {
+        return Ok(None);
+    };
     let actions = Actions::parse(&raw.bytes, raw.offset)?;
     validate_actions(&actions, &FlowFacts::from_key(key, Some(mask))).map_err(|e| e.rebase(0))?;
-    Ok(Some(FlowActions { bytes: raw.bytes.clone().into_boxed_slice(), actions }))
+    Ok(Some(FlowActions {
+        bytes: raw.bytes.clone().into_boxed_slice(),
+        actions,
+    }))
 }
 
 /// Dispatches a non-dump `ovs_flow` request.
@@ -327,13 +376,24 @@ fn reply_if_echo(reg: &Registry, ctx: &Ctx<'_>, msg: Option<Vec<u8>>) -> Outcome
 
 /// OVS_FLOW_CMD_NEW: insert, or (without CREATE/EXCL) replace the actions of the same flow.
 pub fn flow_cmd_new(reg: &Registry, ctx: &Ctx<'_>, req: &FlowMsg) -> Result<Outcome> {
-    let (parsed, key, mask) = parse_key(req)?.ok_or(Error::new(EINVAL, 0, "Flow key attr not present in new flow."))?;
+    let (parsed, key, mask) = parse_key(req)?.ok_or(Error::new(
+        EINVAL,
+        0,
+        "Flow key attr not present in new flow.",
+    ))?;
     let masked = fk_masked(&parsed);
-    let actions = parse_actions(req, &key, &mask)?.ok_or(Error::new(EINVAL, 0, "Flow actions attr not present in new flow."))?;
+    let actions = parse_actions(req, &key, &mask)?.ok_or(Error::new(
+        EINVAL,
+        0,
+        "Flow actions attr not present in new flow.",
+    ))?;
     let ufid = req.ufid().map(Ufid::new);
     let ufid_flags = req.ufid_flags();
     let msg = reg.with_state(|st| -> Result<Option<Vec<u8>>> {
-        let dp = st.dps.get_mut(&req.dp_ifindex).ok_or(Error::new(ENODEV, 0, "no such datapath"))?;
+        let dp =
+            st.dps
+                .get_mut(&req.dp_ifindex)
+                .ok_or(Error::new(ENODEV, 0, "no such datapath"))?;
         let table = &mut dp.flows;
         let mut found = ufid.as_ref().and_then(|u| table.by_ufid.get(u).cloned());
         if found.is_none() {
@@ -341,19 +401,39 @@ pub fn flow_cmd_new(reg: &Registry, ctx: &Ctx<'_>, req: &FlowMsg) -> Result<Outc
         }
         let Some(mut flow) = found else {
             let flow = table.insert(&parsed, ufid, actions);
-            return Ok(ctx.echo().then(|| flow.encode(dp.ifindex, OvsFlowCmd::OVS_FLOW_CMD_NEW, ufid_flags, ctx.seq, ctx.peer.portid)));
+            return Ok(ctx.echo().then(|| {
+                flow.encode(
+                    dp.ifindex,
+                    OvsFlowCmd::OVS_FLOW_CMD_NEW,
+                    ufid_flags,
+                    ctx.seq,
+                    ctx.peer.portid,
+                )
+            }));
         };
         if ctx.flags & (NLM_F_CREATE | NLM_F_EXCL) != 0 {
             return Err(Error::new(EEXIST, 0, "flow already exists"));
         }
         if !same_flow(&flow, &parsed, &masked) {
             flow = match flow.ufid {
-                None => table.by_key.get(&parsed.fkey).cloned().ok_or(Error::new(ENOENT, 0, "flow not found"))?,
+                None => table.by_key.get(&parsed.fkey).cloned().ok_or(Error::new(
+                    ENOENT,
+                    0,
+                    "flow not found",
+                ))?,
                 Some(_) => return Err(Error::new(ENOENT, 0, "flow not found")),
             };
         }
         flow.actions.store(Arc::new(actions));
-        Ok(ctx.echo().then(|| flow.encode(dp.ifindex, OvsFlowCmd::OVS_FLOW_CMD_NEW, ufid_flags, ctx.seq, ctx.peer.portid)))
+        Ok(ctx.echo().then(|| {
+            flow.encode(
+                dp.ifindex,
+                OvsFlowCmd::OVS_FLOW_CMD_NEW,
+                ufid_flags,
+                ctx.seq,
+                ctx.peer.portid,
+            )
+        }))
     })?;
     Ok(reply_if_echo(reg, ctx, msg))
 }
@@ -371,7 +451,9 @@ fn same_flow(flow: &Flow, req: &Parsed, req_masked: &FlowKey) -> bool {
     match flow.ufid {
         Some(_) => {
             let stored_masked = stored.masked(&flow.mask);
-            req.fmask.nonzero_words().all(|i| stored_masked.w[i] == req_masked.w[i])
+            req.fmask
+                .nonzero_words()
+                .all(|i| stored_masked.w[i] == req_masked.w[i])
         }
         None => stored == req.fkey,
     }
@@ -382,7 +464,11 @@ pub fn flow_cmd_set(reg: &Registry, ctx: &Ctx<'_>, req: &FlowMsg) -> Result<Outc
     let ufid = req.ufid().map(Ufid::new);
     let parsed = parse_key(req)?;
     if parsed.is_none() && (ufid.is_none() || req.actions.is_some()) {
-        return Err(Error::new(EINVAL, 0, "Flow key attribute not present in set flow."));
+        return Err(Error::new(
+            EINVAL,
+            0,
+            "Flow key attribute not present in set flow.",
+        ));
     }
     let actions = match &parsed {
         Some((_, key, mask)) => parse_actions(req, key, mask)?,
@@ -390,12 +476,26 @@ pub fn flow_cmd_set(reg: &Registry, ctx: &Ctx<'_>, req: &FlowMsg) -> Result<Outc
     };
     let ufid_flags = req.ufid_flags();
     let msg = reg.with_state(|st| -> Result<Option<Vec<u8>>> {
-        let dp = st.dps.get_mut(&req.dp_ifindex).ok_or(Error::new(ENODEV, 0, "no such datapath"))?;
-        let flow = dp.flows.find(ufid.as_ref(), parsed.as_ref().map(|p| &p.0.fkey)).ok_or(Error::new(ENOENT, 0, "flow not found"))?;
+        let dp =
+            st.dps
+                .get_mut(&req.dp_ifindex)
+                .ok_or(Error::new(ENODEV, 0, "no such datapath"))?;
+        let flow = dp
+            .flows
+            .find(ufid.as_ref(), parsed.as_ref().map(|p| &p.0.fkey))
+            .ok_or(Error::new(ENOENT, 0, "flow not found"))?;
         if let Some(a) = actions {
             flow.actions.store(Arc::new(a));
         }
-        let reply = ctx.echo().then(|| flow.encode(dp.ifindex, OvsFlowCmd::OVS_FLOW_CMD_SET, ufid_flags, ctx.seq, ctx.peer.portid));
+        let reply = ctx.echo().then(|| {
+            flow.encode(
+                dp.ifindex,
+                OvsFlowCmd::OVS_FLOW_CMD_SET,
+                ufid_flags,
+                ctx.seq,
+                ctx.peer.portid,
+            )
+        });
         if req.clear {
             flow.stats.clear();
         }
@@ -407,31 +507,69 @@ pub fn flow_cmd_set(reg: &Registry, ctx: &Ctx<'_>, req: &FlowMsg) -> Result<Outc
 /// OVS_FLOW_CMD_GET: one flow by UFID or exact key.
 pub fn flow_cmd_get(reg: &Registry, ctx: &Ctx<'_>, req: &FlowMsg) -> Result<Outcome> {
     let ufid = req.ufid().map(Ufid::new);
-    let parsed = if ufid.is_none() { parse_key(req)? } else { None };
+    let parsed = if ufid.is_none() {
+        parse_key(req)?
+    } else {
+        None
+    };
     if ufid.is_none() && parsed.is_none() {
-        return Err(Error::new(EINVAL, 0, "Flow get message rejected, Key attribute missing."));
+        return Err(Error::new(
+            EINVAL,
+            0,
+            "Flow get message rejected, Key attribute missing.",
+        ));
     }
     reg.with_state(|st| {
-        let dp = st.dps.get(&req.dp_ifindex).ok_or(Error::new(ENODEV, 0, "no such datapath"))?;
-        let flow = dp.flows.find(ufid.as_ref(), parsed.as_ref().map(|p| &p.0.fkey)).ok_or(Error::new(ENOENT, 0, "flow not found"))?;
-        Ok(Outcome::Reply(flow.encode(dp.ifindex, OvsFlowCmd::OVS_FLOW_CMD_GET, req.ufid_flags(), ctx.seq, ctx.peer.portid)))
+        let dp = st
+            .dps
+            .get(&req.dp_ifindex)
+            .ok_or(Error::new(ENODEV, 0, "no such datapath"))?;
+        let flow = dp
+            .flows
+            .find(ufid.as_ref(), parsed.as_ref().map(|p| &p.0.fkey))
+            .ok_or(Error::new(ENOENT, 0, "flow not found"))?;
+        Ok(Outcome::Reply(flow.encode(
+            dp.ifindex,
+            OvsFlowCmd::OVS_FLOW_CMD_GET,
+            req.ufid_flags(),
+            ctx.seq,
+            ctx.peer.portid,
+        )))
     })
 }
 
 /// OVS_FLOW_CMD_DEL: one flow, or every flow when neither KEY nor UFID is given.
 pub fn flow_cmd_del(reg: &Registry, ctx: &Ctx<'_>, req: &FlowMsg) -> Result<Outcome> {
     let ufid = req.ufid().map(Ufid::new);
-    let parsed = if ufid.is_none() { parse_key(req)? } else { None };
+    let parsed = if ufid.is_none() {
+        parse_key(req)?
+    } else {
+        None
+    };
     let ufid_flags = req.ufid_flags();
     let msg = reg.with_state(|st| -> Result<Option<Vec<u8>>> {
-        let dp = st.dps.get_mut(&req.dp_ifindex).ok_or(Error::new(ENODEV, 0, "no such datapath"))?;
+        let dp =
+            st.dps
+                .get_mut(&req.dp_ifindex)
+                .ok_or(Error::new(ENODEV, 0, "no such datapath"))?;
         if ufid.is_none() && parsed.is_none() {
             dp.flows.flush();
             return Ok(None);
         }
-        let flow = dp.flows.find(ufid.as_ref(), parsed.as_ref().map(|p| &p.0.fkey)).ok_or(Error::new(ENOENT, 0, "flow not found"))?;
+        let flow = dp
+            .flows
+            .find(ufid.as_ref(), parsed.as_ref().map(|p| &p.0.fkey))
+            .ok_or(Error::new(ENOENT, 0, "flow not found"))?;
         dp.flows.remove(&flow);
-        Ok(ctx.echo().then(|| flow.encode(dp.ifindex, OvsFlowCmd::OVS_FLOW_CMD_DEL, ufid_flags, ctx.seq, ctx.peer.portid)))
+        Ok(ctx.echo().then(|| {
+            flow.encode(
+                dp.ifindex,
+                OvsFlowCmd::OVS_FLOW_CMD_DEL,
+                ufid_flags,
+                ctx.seq,
+                ctx.peer.portid,
+            )
+        }))
     })?;
     Ok(reply_if_echo(reg, ctx, msg))
 }
@@ -472,7 +610,17 @@ impl Dump for FlowDump<'_> {
 pub fn flow_cmd_dump(reg: &Registry, _ctx: &Ctx<'_>, msg: &NlMsg<'_>, out: &mut Responder<'_>) {
     let (dp_ifindex, ufid_flags, error) = match FlowMsg::parse(msg.payload) {
         Ok(req) => (req.dp_ifindex, req.ufid_flags(), 0),
-        Err(e) => (OvsHeader::parse(msg.payload).map_or(0, |h| h.dp_ifindex), 0, -e.errno),
+        Err(e) => (
+            OvsHeader::parse(msg.payload).map_or(0, |h| h.dp_ifindex),
+            0,
+            -e.errno,
+        ),
     };
-    out.dump(&mut FlowDump { reg, dp_ifindex, ufid_flags, after: 0, error });
+    out.dump(&mut FlowDump {
+        reg,
+        dp_ifindex,
+        ufid_flags,
+        after: 0,
+        error,
+    });
 }

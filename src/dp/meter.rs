@@ -227,7 +227,9 @@ mod cmd {
     use userdp_protocol::errno::{EFBIG, EINVAL, ENODEV, ENOENT, EOPNOTSUPP};
     use userdp_protocol::nl::NlMsg;
     use userdp_protocol::ovs::flow::OvsFlowStats;
-    use userdp_protocol::ovs::meter::{MeterBand, MeterMsg, OvsMeterBandType, OvsMeterCmd, DP_MAX_BANDS, DP_METER_NUM_MAX};
+    use userdp_protocol::ovs::meter::{
+        MeterBand, MeterMsg, OvsMeterBandType, OvsMeterCmd, DP_MAX_BANDS, DP_METER_NUM_MAX,
+    };
     use userdp_protocol::{Error, Result};
 
     use super::{Band, Counters, Meter};
@@ -246,7 +248,16 @@ mod cmd {
         m.id = Some(meter.id);
         m.stats = Some(stats_of(&meter.stats));
         m.used = Some(meter.used.load(Ordering::Relaxed));
-        m.bands = Some(meter.bands.iter().map(|b| MeterBand { stats: Some(stats_of(&b.stats)), ..MeterBand::default() }).collect());
+        m.bands = Some(
+            meter
+                .bands
+                .iter()
+                .map(|b| MeterBand {
+                    stats: Some(stats_of(&b.stats)),
+                    ..MeterBand::default()
+                })
+                .collect(),
+        );
     }
 
     fn reply(m: &MeterMsg, ctx: &Ctx<'_>) -> Outcome {
@@ -265,27 +276,46 @@ mod cmd {
                 reg.with_state(|st| st.dps.get(&req.dp_ifindex).map(|_| ()).ok_or_else(no_dp))?;
                 out.max_meters = Some(DP_METER_NUM_MAX);
                 out.max_bands = Some(DP_MAX_BANDS);
-                out.bands = Some(vec![MeterBand { kind: Some(OvsMeterBandType::OVS_METER_BAND_TYPE_DROP), ..MeterBand::default() }]);
+                out.bands = Some(vec![MeterBand {
+                    kind: Some(OvsMeterBandType::OVS_METER_BAND_TYPE_DROP),
+                    ..MeterBand::default()
+                }]);
             }
             OvsMeterCmd::OVS_METER_CMD_SET => {
                 let id = req.id.ok_or(Error::new(EINVAL, 0, "meter SET needs ID"))?;
-                let bands = req.bands.as_ref().ok_or(Error::new(EINVAL, 0, "meter SET needs BANDS"))?;
+                let bands =
+                    req.bands
+                        .as_ref()
+                        .ok_or(Error::new(EINVAL, 0, "meter SET needs BANDS"))?;
                 let bands = bands
                     .iter()
                     .map(|b| match (b.kind, b.rate, b.burst) {
                         (Some(k), Some(rate), Some(burst)) if rate != 0 => {
-                            let stats = b.stats.map_or_else(Counters::default, |s| Counters::with(s.n_packets, s.n_bytes));
+                            let stats = b.stats.map_or_else(Counters::default, |s| {
+                                Counters::with(s.n_packets, s.n_bytes)
+                            });
                             Ok(Band::new(k.into(), rate, burst, stats))
                         }
-                        _ => Err(Error::new(EINVAL, 0, "meter band needs TYPE, RATE (non-zero) and BURST")),
+                        _ => Err(Error::new(
+                            EINVAL,
+                            0,
+                            "meter band needs TYPE, RATE (non-zero) and BURST",
+                        )),
                     })
                     .collect::<Result<Vec<_>>>()?;
-                let stats = req.stats.map_or_else(Counters::default, |s| Counters::with(s.n_packets, s.n_bytes));
-                let meter = Arc::new(Meter { keep_stats: !req.clear, ..Meter::new(id, req.kbps, bands, stats, ctx.now_ms) });
+                let stats = req.stats.map_or_else(Counters::default, |s| {
+                    Counters::with(s.n_packets, s.n_bytes)
+                });
+                let meter = Arc::new(Meter {
+                    keep_stats: !req.clear,
+                    ..Meter::new(id, req.kbps, bands, stats, ctx.now_ms)
+                });
                 out.id = Some(id);
                 reg.with_state(|st| -> Result<()> {
                     let dp = st.dps.get_mut(&req.dp_ifindex).ok_or_else(no_dp)?;
-                    if !dp.meters.contains_key(&id) && dp.meters.len() + 1 >= DP_METER_NUM_MAX as usize {
+                    if !dp.meters.contains_key(&id)
+                        && dp.meters.len() + 1 >= DP_METER_NUM_MAX as usize
+                    {
                         return Err(Error::new(EFBIG, 0, "too many meters"));
                     }
                     if let Some(old) = dp.meters.insert(id, meter) {
@@ -301,7 +331,10 @@ mod cmd {
                 let id = req.id.ok_or(Error::new(EINVAL, 0, "meter GET needs ID"))?;
                 reg.with_state(|st| -> Result<()> {
                     let dp = st.dps.get(&req.dp_ifindex).ok_or_else(no_dp)?;
-                    let meter = dp.meters.get(&id).ok_or(Error::new(ENOENT, 0, "no such meter"))?;
+                    let meter = dp
+                        .meters
+                        .get(&id)
+                        .ok_or(Error::new(ENOENT, 0, "no such meter"))?;
                     put_stats(&mut out, meter);
                     Ok(())
                 })?;

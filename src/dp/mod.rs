@@ -91,7 +91,10 @@ pub fn families() -> Vec<FamilyInfo> {
 }
 
 fn ctrl_info() -> FamilyInfo {
-    userdp_protocol::genl::ctrl::nlctrl_family().info(GENL_ID_CTRL, &[userdp_protocol::genl::ctrl::NLCTRL_NOTIFY_GROUP])
+    userdp_protocol::genl::ctrl::nlctrl_family().info(
+        GENL_ID_CTRL,
+        &[userdp_protocol::genl::ctrl::NLCTRL_NOTIFY_GROUP],
+    )
 }
 
 fn info_of(spec: &FamilySpec) -> FamilyInfo {
@@ -131,7 +134,11 @@ pub struct State {
 
 impl State {
     /// The datapath a request addresses: by `name` if given, else by `dp_ifindex`.
-    pub fn dp_lookup(&mut self, dp_ifindex: i32, name: Option<&str>) -> Option<&mut datapath::Datapath> {
+    pub fn dp_lookup(
+        &mut self,
+        dp_ifindex: i32,
+        name: Option<&str>,
+    ) -> Option<&mut datapath::Datapath> {
         match name {
             Some(n) => self.dps.values_mut().find(|dp| dp.name == n),
             None => self.dps.get_mut(&dp_ifindex),
@@ -148,7 +155,9 @@ pub struct Registry {
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registry").field("cfg", &self.cfg).finish_non_exhaustive()
+        f.debug_struct("Registry")
+            .field("cfg", &self.cfg)
+            .finish_non_exhaustive()
     }
 }
 
@@ -184,7 +193,14 @@ impl Ctx<'_> {
 impl Registry {
     /// A registry with no datapath.
     pub fn new(cfg: DpConfig) -> Self {
-        Registry { cfg, state: Mutex::new(State { next_dummy_ifindex: 1_000_000, ..State::default() }), notifier: OnceLock::new() }
+        Registry {
+            cfg,
+            state: Mutex::new(State {
+                next_dummy_ifindex: 1_000_000,
+                ..State::default()
+            }),
+            notifier: OnceLock::new(),
+        }
     }
 
     /// The configuration.
@@ -220,7 +236,10 @@ impl Registry {
 
 /// Op flags of `cmd` in `family`, or `None` if the family has no such op.
 fn op_flags(info: &FamilyInfo, cmd: u8) -> Option<u32> {
-    info.ops.iter().find(|(id, _)| *id == u32::from(cmd)).map(|(_, flags)| *flags)
+    info.ops
+        .iter()
+        .find(|(id, _)| *id == u32::from(cmd))
+        .map(|(_, flags)| *flags)
 }
 
 impl Service for Registry {
@@ -245,7 +264,12 @@ impl Service for Registry {
         if flags & (GENL_ADMIN_PERM | GENL_UNS_ADMIN_PERM) != 0 && !peer.may_admin() {
             return out.errno(EPERM, None);
         }
-        let ctx = Ctx { peer, flags: h.flags, seq: h.seq, now_ms: crate::sys::clock::monotonic_ms() };
+        let ctx = Ctx {
+            peer,
+            flags: h.flags,
+            seq: h.seq,
+            now_ms: crate::sys::clock::monotonic_ms(),
+        };
         if h.is_dump() {
             return match h.kind {
                 GENL_ID_CTRL => ctrl::ctrl_cmd_dump(self, &ctx, msg, out),

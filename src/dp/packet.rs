@@ -25,14 +25,27 @@ pub fn handle(reg: &Registry, ctx: &Ctx<'_>, msg: &NlMsg<'_>) -> Result<Outcome>
 /// success, as the kernel is.
 pub fn packet_cmd_execute(reg: &Registry, _ctx: &Ctx<'_>, req: &PacketMsg) -> Result<Outcome> {
     let (Some(packet), Some(key), Some(actions)) = (&req.packet, &req.key, &req.actions) else {
-        return Err(Error::new(EINVAL, 0, "EXECUTE needs PACKET, KEY and ACTIONS"));
+        return Err(Error::new(
+            EINVAL,
+            0,
+            "EXECUTE needs PACKET, KEY and ACTIONS",
+        ));
     };
     if packet.len() < ETH_HLEN {
-        return Err(Error::new(ERANGE, 0, "packet shorter than an Ethernet header"));
+        return Err(Error::new(
+            ERANGE,
+            0,
+            "packet shorter than an Ethernet header",
+        ));
     }
     let key = Key::parse(&key.bytes, key.offset)?;
     let acts = Actions::parse(&actions.bytes, actions.offset)?;
     validate_actions(&acts, &FlowFacts::from_key(&key, None))?;
-    reg.with_state(|st| st.dps.get(&req.dp_ifindex).map(|_| ()).ok_or(Error::new(ENODEV, 0, "no such datapath")))?;
+    reg.with_state(|st| {
+        st.dps
+            .get(&req.dp_ifindex)
+            .map(|_| ())
+            .ok_or(Error::new(ENODEV, 0, "no such datapath"))
+    })?;
     Ok(Outcome::Silent)
 }

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use userdp_protocol::errno::{EAFNOSUPPORT, EBUSY, EEXIST, EFBIG, EINVAL, ENODEV, EOPNOTSUPP};
 use userdp_protocol::nl::NlMsg;
 use userdp_protocol::ovs::datapath::OVS_DP_F_VPORT_PIDS;
-use userdp_protocol::ovs::vport::{OvsVportCmd, OvsVportStats, OvsVportType, VportMsg, VportOptions};
+use userdp_protocol::ovs::vport::{
+    OvsVportCmd, OvsVportStats, OvsVportType, VportMsg, VportOptions,
+};
 use userdp_protocol::ovs::{DP_MAX_PORTS, OVSP_LOCAL};
 use userdp_protocol::{Error, Result};
 
@@ -67,11 +69,14 @@ impl Vport {
         upcall_pids: Vec<u32>,
         options: Option<VportOptions>,
     ) -> Result<Vport> {
-        let attached = st.dps.values().flat_map(|dp| dp.ports.values()).find(|p| p.name == name);
+        let attached = st
+            .dps
+            .values()
+            .flat_map(|dp| dp.ports.values())
+            .find(|p| p.name == name);
         let device = match (kind, reg.config().backend) {
-            (OvsVportType::OVS_VPORT_TYPE_INTERNAL, PortBackend::System) => {
-                Device::internal(name).map_err(|e| io_errno(e, "cannot create the internal device"))?
-            }
+            (OvsVportType::OVS_VPORT_TYPE_INTERNAL, PortBackend::System) => Device::internal(name)
+                .map_err(|e| io_errno(e, "cannot create the internal device"))?,
             (OvsVportType::OVS_VPORT_TYPE_NETDEV, PortBackend::System) => {
                 if let Some(p) = attached {
                     // An internal port of ours is a device we own, never a netdev to attach;
@@ -84,16 +89,29 @@ impl Vport {
                 }
                 Device::netdev(name).map_err(|e| io_errno(e, "cannot attach to the device"))?
             }
-            (OvsVportType::OVS_VPORT_TYPE_INTERNAL | OvsVportType::OVS_VPORT_TYPE_NETDEV, PortBackend::Dummy) => {
+            (
+                OvsVportType::OVS_VPORT_TYPE_INTERNAL | OvsVportType::OVS_VPORT_TYPE_NETDEV,
+                PortBackend::Dummy,
+            ) => {
                 if attached.is_some() {
                     return Err(Error::new(EEXIST, 0, "a device with that name exists"));
                 }
                 st.next_dummy_ifindex += 1;
-                Device::Dummy { ifindex: st.next_dummy_ifindex }
+                Device::Dummy {
+                    ifindex: st.next_dummy_ifindex,
+                }
             }
             _ => return Err(Error::new(EAFNOSUPPORT, 0, "unsupported vport type")),
         };
-        Ok(Vport { port_no, kind, name: name.to_owned(), upcall_pids, options, device, counters: Arc::default() })
+        Ok(Vport {
+            port_no,
+            kind,
+            name: name.to_owned(),
+            upcall_pids,
+            options,
+            device,
+            counters: Arc::default(),
+        })
     }
 
     /// Statistics as `ovs_vport_get_stats` reports them: the device's own counters for real
@@ -131,7 +149,9 @@ impl Vport {
         });
         if matches!(
             self.kind,
-            OvsVportType::OVS_VPORT_TYPE_VXLAN | OvsVportType::OVS_VPORT_TYPE_GENEVE | OvsVportType::OVS_VPORT_TYPE_GRE
+            OvsVportType::OVS_VPORT_TYPE_VXLAN
+                | OvsVportType::OVS_VPORT_TYPE_GENEVE
+                | OvsVportType::OVS_VPORT_TYPE_GRE
         ) {
             m.options = self.options.clone();
         }
@@ -163,12 +183,23 @@ pub fn handle(reg: &Registry, ctx: &Ctx<'_>, msg: &NlMsg<'_>) -> Result<Outcome>
 /// Returns the datapath's ifindex and the port number.
 fn lookup(st: &State, req: &VportMsg) -> Result<(i32, u32)> {
     if req.ifindex.is_some() {
-        return Err(Error::new(EOPNOTSUPP, 0, "ports cannot be looked up by ifindex"));
+        return Err(Error::new(
+            EOPNOTSUPP,
+            0,
+            "ports cannot be looked up by ifindex",
+        ));
     }
     if let Some(name) = &req.name {
-        let found = st.dps.values().find_map(|dp| dp.ports.values().find(|p| &p.name == name).map(|p| (dp.ifindex, p.port_no)));
+        let found = st.dps.values().find_map(|dp| {
+            dp.ports
+                .values()
+                .find(|p| &p.name == name)
+                .map(|p| (dp.ifindex, p.port_no))
+        });
         return match found {
-            Some((ifindex, _)) if req.dp_ifindex != 0 && req.dp_ifindex != ifindex => Err(Error::new(ENODEV, 0, "port belongs to another datapath")),
+            Some((ifindex, _)) if req.dp_ifindex != 0 && req.dp_ifindex != ifindex => {
+                Err(Error::new(ENODEV, 0, "port belongs to another datapath"))
+            }
             Some(found) => Ok(found),
             None => Err(Error::new(ENODEV, 0, "no such port")),
         };
@@ -177,7 +208,10 @@ fn lookup(st: &State, req: &VportMsg) -> Result<(i32, u32)> {
         if port_no >= DP_MAX_PORTS {
             return Err(Error::new(EFBIG, 0, "port number out of range"));
         }
-        let dp = st.dps.get(&req.dp_ifindex).ok_or(Error::new(ENODEV, 0, "no such datapath"))?;
+        let dp = st
+            .dps
+            .get(&req.dp_ifindex)
+            .ok_or(Error::new(ENODEV, 0, "no such datapath"))?;
         return match dp.ports.contains_key(&port_no) {
             true => Ok((dp.ifindex, port_no)),
             false => Err(Error::new(ENODEV, 0, "no such port")),
@@ -197,23 +231,43 @@ fn publish(reg: &Registry, ctx: &Ctx<'_>, msg: Vec<u8>) -> Outcome {
 
 /// OVS_VPORT_CMD_NEW.
 pub fn vport_cmd_new(reg: &Registry, ctx: &Ctx<'_>, req: VportMsg) -> Result<Outcome> {
-    let name = req.name.as_deref().ok_or_else(|| missing("vport NEW needs NAME"))?;
+    let name = req
+        .name
+        .as_deref()
+        .ok_or_else(|| missing("vport NEW needs NAME"))?;
     let kind = req.kind.ok_or_else(|| missing("vport NEW needs TYPE"))?;
-    let pids = req.upcall_pids.clone().ok_or_else(|| missing("vport NEW needs UPCALL_PID"))?;
+    let pids = req
+        .upcall_pids
+        .clone()
+        .ok_or_else(|| missing("vport NEW needs UPCALL_PID"))?;
     if req.ifindex.is_some() && kind != OvsVportType::OVS_VPORT_TYPE_INTERNAL {
-        return Err(Error::new(EOPNOTSUPP, 0, "only internal ports take an ifindex"));
+        return Err(Error::new(
+            EOPNOTSUPP,
+            0,
+            "only internal ports take an ifindex",
+        ));
     }
     let msg = reg.with_state(|st| -> Result<Vec<u8>> {
-        let dp = st.dps.get(&req.dp_ifindex).ok_or(Error::new(ENODEV, 0, "no such datapath"))?;
+        let dp = st
+            .dps
+            .get(&req.dp_ifindex)
+            .ok_or(Error::new(ENODEV, 0, "no such datapath"))?;
         let port_no = match req.port_no.unwrap_or(0) {
-            0 => (1..DP_MAX_PORTS).find(|n| !dp.ports.contains_key(n)).ok_or(Error::new(EFBIG, 0, "no free port number"))?,
+            0 => (1..DP_MAX_PORTS)
+                .find(|n| !dp.ports.contains_key(n))
+                .ok_or(Error::new(EFBIG, 0, "no free port number"))?,
             n if n >= DP_MAX_PORTS => return Err(Error::new(EFBIG, 0, "port number out of range")),
-            n if dp.ports.contains_key(&n) => return Err(Error::new(EBUSY, 0, "port number in use")),
+            n if dp.ports.contains_key(&n) => {
+                return Err(Error::new(EBUSY, 0, "port number in use"))
+            }
             n => n,
         };
         let dp_ifindex = dp.ifindex;
         let vport = Vport::create(reg, st, port_no, kind, name, pids, req.options.clone())?;
-        let dp = st.dps.get_mut(&dp_ifindex).ok_or(Error::new(ENODEV, 0, "no such datapath"))?;
+        let dp = st
+            .dps
+            .get_mut(&dp_ifindex)
+            .ok_or(Error::new(ENODEV, 0, "no such datapath"))?;
         let msg = vport.encode(dp, OvsVportCmd::OVS_VPORT_CMD_NEW, ctx.seq, ctx.peer.portid);
         dp.ports.insert(port_no, vport);
         Ok(msg)
@@ -229,8 +283,14 @@ pub fn vport_cmd_del(reg: &Registry, ctx: &Ctx<'_>, req: &VportMsg) -> Result<Ou
         if port_no == OVSP_LOCAL {
             return Err(Error::new(EINVAL, 0, "the local port cannot be deleted"));
         }
-        let dp = st.dps.get_mut(&dp_ifindex).ok_or(Error::new(ENODEV, 0, "no such datapath"))?;
-        let vport = dp.ports.remove(&port_no).ok_or(Error::new(ENODEV, 0, "no such port"))?;
+        let dp = st
+            .dps
+            .get_mut(&dp_ifindex)
+            .ok_or(Error::new(ENODEV, 0, "no such datapath"))?;
+        let vport = dp
+            .ports
+            .remove(&port_no)
+            .ok_or(Error::new(ENODEV, 0, "no such port"))?;
         let msg = vport.encode(dp, OvsVportCmd::OVS_VPORT_CMD_DEL, ctx.seq, ctx.peer.portid);
         Ok((msg, vport))
     })?;
@@ -243,9 +303,20 @@ pub fn vport_cmd_del(reg: &Registry, ctx: &Ctx<'_>, req: &VportMsg) -> Result<Ou
 pub fn vport_cmd_get(reg: &Registry, ctx: &Ctx<'_>, req: &VportMsg) -> Result<Outcome> {
     reg.with_state(|st| {
         let (dp_ifindex, port_no) = lookup(st, req)?;
-        let dp = st.dps.get(&dp_ifindex).ok_or(Error::new(ENODEV, 0, "no such datapath"))?;
-        let vport = dp.ports.get(&port_no).ok_or(Error::new(ENODEV, 0, "no such port"))?;
-        Ok(Outcome::Reply(vport.encode(dp, OvsVportCmd::OVS_VPORT_CMD_GET, ctx.seq, ctx.peer.portid)))
+        let dp = st
+            .dps
+            .get(&dp_ifindex)
+            .ok_or(Error::new(ENODEV, 0, "no such datapath"))?;
+        let vport = dp
+            .ports
+            .get(&port_no)
+            .ok_or(Error::new(ENODEV, 0, "no such port"))?;
+        Ok(Outcome::Reply(vport.encode(
+            dp,
+            OvsVportCmd::OVS_VPORT_CMD_GET,
+            ctx.seq,
+            ctx.peer.portid,
+        )))
     })
 }
 
@@ -253,8 +324,14 @@ pub fn vport_cmd_get(reg: &Registry, ctx: &Ctx<'_>, req: &VportMsg) -> Result<Ou
 pub fn vport_cmd_set(reg: &Registry, ctx: &Ctx<'_>, req: &VportMsg) -> Result<Outcome> {
     let msg = reg.with_state(|st| -> Result<Vec<u8>> {
         let (dp_ifindex, port_no) = lookup(st, req)?;
-        let dp = st.dps.get_mut(&dp_ifindex).ok_or(Error::new(ENODEV, 0, "no such datapath"))?;
-        let vport = dp.ports.get_mut(&port_no).ok_or(Error::new(ENODEV, 0, "no such port"))?;
+        let dp = st
+            .dps
+            .get_mut(&dp_ifindex)
+            .ok_or(Error::new(ENODEV, 0, "no such datapath"))?;
+        let vport = dp
+            .ports
+            .get_mut(&port_no)
+            .ok_or(Error::new(ENODEV, 0, "no such port"))?;
         if req.kind.is_some_and(|k| k != vport.kind) {
             return Err(Error::new(EINVAL, 0, "a port's type cannot change"));
         }
@@ -264,7 +341,10 @@ pub fn vport_cmd_set(reg: &Registry, ctx: &Ctx<'_>, req: &VportMsg) -> Result<Ou
         if let Some(pids) = &req.upcall_pids {
             vport.upcall_pids = pids.clone();
         }
-        let vport = dp.ports.get(&port_no).ok_or(Error::new(ENODEV, 0, "no such port"))?;
+        let vport = dp
+            .ports
+            .get(&port_no)
+            .ok_or(Error::new(ENODEV, 0, "no such port"))?;
         Ok(vport.encode(dp, OvsVportCmd::OVS_VPORT_CMD_SET, ctx.seq, ctx.peer.portid))
     })?;
     Ok(publish(reg, ctx, msg))
@@ -284,7 +364,9 @@ impl Dump for VportDump<'_> {
                 // The dump callback's error travels inside NLMSG_DONE.
                 return DumpStep::Done(-ENODEV);
             };
-            let from = self.after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+            let from = self
+                .after
+                .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
             for (&port_no, vport) in dp.ports.range((from, std::ops::Bound::Unbounded)) {
                 let m = vport.to_msg(dp, OvsVportCmd::OVS_VPORT_CMD_GET);
                 if !buf.is_empty() && buf.len() + m.buffer_len() > budget {
@@ -300,6 +382,11 @@ impl Dump for VportDump<'_> {
 
 /// OVS_VPORT_CMD_GET with `NLM_F_DUMP`: every port of `dp_ifindex`'s datapath.
 pub fn vport_cmd_dump(reg: &Registry, _ctx: &Ctx<'_>, msg: &NlMsg<'_>, out: &mut Responder<'_>) {
-    let dp_ifindex = userdp_protocol::ovs::OvsHeader::parse(msg.payload).map_or(0, |h| h.dp_ifindex);
-    out.dump(&mut VportDump { reg, dp_ifindex, after: None });
+    let dp_ifindex =
+        userdp_protocol::ovs::OvsHeader::parse(msg.payload).map_or(0, |h| h.dp_ifindex);
+    out.dump(&mut VportDump {
+        reg,
+        dp_ifindex,
+        after: None,
+    });
 }
