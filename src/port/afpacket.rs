@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::port::batch::{PacketBatch, QueueStats, RxQueue, TxQueue};
 use crate::sys::netdev;
 use crate::sys::packet::{PacketOptions, PacketSocket};
-use crate::sys::tc::IngressDrop;
+use crate::sys::tc::{DropKind, IngressDrop};
 
 /// How to attach to the interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +80,7 @@ impl NetdevPort {
             socks.push(s);
         }
         let host_drop = if opts.host_drop {
-            Some(Arc::new(IngressDrop::install(ifname)?))
+            Some(Arc::new(IngressDrop::install(ifname, ifindex)?))
         } else {
             None
         };
@@ -113,6 +113,14 @@ impl NetdevPort {
     /// The `PACKET_FANOUT` group id (None with a single queue).
     pub fn fanout_group(&self) -> Option<u16> {
         self.fanout
+    }
+
+    /// How the host stack is kept from seeing the port's frames (None: it is not).
+    pub fn host_drop(&self) -> Option<DropKind> {
+        self.queues
+            .first()
+            .and_then(|q| q._host_drop.as_ref())
+            .map(|d| d.kind())
     }
 
     /// The queues, still owned by the port.
@@ -168,5 +176,25 @@ impl TxQueue for NetdevQueue {
         self.stats.tx_bytes += r.bytes as u64;
         self.stats.tx_dropped += r.dropped as u64;
         Ok(r.sent)
+    }
+}
+
+/// A bare socket is a queue too (no counters, no host drop): tools and tests use it to capture
+/// and generate frames.
+impl RxQueue for PacketSocket {
+    fn recv_burst(&mut self, batch: &mut PacketBatch) -> io::Result<usize> {
+        let r = PacketSocket::recv_burst(self, batch.spare())?;
+        batch.commit(r.received);
+        Ok(r.received)
+    }
+
+    fn fd(&self) -> RawFd {
+        PacketSocket::fd(self)
+    }
+}
+
+impl TxQueue for PacketSocket {
+    fn send_burst(&mut self, batch: &PacketBatch, mask: u64) -> io::Result<usize> {
+        PacketSocket::send_burst(self, batch.packets(), mask).map(|r| r.sent)
     }
 }

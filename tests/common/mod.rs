@@ -24,25 +24,49 @@ pub fn require_root() -> bool {
     // /proc/self/status Uid line: real, effective, saved, fs.
     let euid = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2).unwrap_or("1").to_owned()));
-    require(euid.as_deref() == Some("0"), "needs root (TAP devices, namespaces)")
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2).unwrap_or("1").to_owned())
+        });
+    require(
+        euid.as_deref() == Some("0"),
+        "needs root (TAP devices, namespaces)",
+    )
 }
 
 /// A program is on PATH.
 pub fn have(program: &str) -> bool {
-    Command::new("sh").arg("-c").arg(format!("command -v {program}")).output().is_ok_and(|o| o.status.success())
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// Runs a shell command, panicking with its output if it fails.
 pub fn sh(cmd: &str) -> String {
-    let out = Command::new("sh").arg("-c").arg(cmd).output().expect("spawn sh");
-    assert!(out.status.success(), "`{cmd}` failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .output()
+        .expect("spawn sh");
+    assert!(
+        out.status.success(),
+        "`{cmd}` failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Runs a shell command and reports whether it succeeded.
 pub fn sh_ok(cmd: &str) -> bool {
-    Command::new("sh").arg("-c").arg(format!("{cmd} >/dev/null 2>&1")).status().is_ok_and(|s| s.success())
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("{cmd} >/dev/null 2>&1"))
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// Whether an interface called `name` exists in the current namespace.
@@ -54,7 +78,11 @@ pub fn link_exists(name: &str) -> bool {
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("{prefix}{}{}", std::process::id() % 10000, N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}{}{}",
+        std::process::id() % 10000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A network namespace removed on drop.
@@ -64,7 +92,9 @@ impl Netns {
     /// Creates a namespace with loopback up.
     pub fn new(prefix: &str) -> Netns {
         let name = unique(prefix);
-        sh(&format!("ip netns add {name} && ip -n {name} link set lo up"));
+        sh(&format!(
+            "ip netns add {name} && ip -n {name} link set lo up"
+        ));
         Netns(name)
     }
     /// Runs a command inside the namespace.
@@ -97,7 +127,9 @@ impl Veth {
              ip -n {ns} addr add {addr} dev {inner} && ip -n {ns} link set {inner} up",
             ns = ns.0
         ));
-        Veth { outer: outer.to_owned() }
+        Veth {
+            outer: outer.to_owned(),
+        }
     }
 }
 
