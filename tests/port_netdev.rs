@@ -285,3 +285,49 @@ fn a_missing_interface_is_enodev() {
     let err = NetdevPort::open("nosuchdev0", 1).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::ENODEV));
 }
+
+/// Packet-rate figure for the report (`-- --ignored --nocapture`): 60-byte frames sent with
+/// `sendmmsg` bursts of 32 from the namespace, received with `recvmmsg` bursts of 32.
+#[test]
+#[ignore]
+fn measure_recvmmsg_pps() {
+    if !require_root() {
+        return;
+    }
+    let (ns, _veth, outer) = setup("pps", "198.18.15.2/24");
+    let mut port = NetdevPort::open(&outer, 1).unwrap();
+    let secs = 2.0;
+    let gen = spawn_in_ns(&ns.0, move || {
+        let mut s = raw_socket("inner0");
+        let mac = mac_of("inner0");
+        let mut batch = PacketBatch::new(false);
+        for i in 0..32u16 {
+            let f = udp_frame(mac, [198, 18, 15, 2], [198, 18, 15, 99], 10000 + i, 9);
+            batch.push(&f, None).unwrap();
+        }
+        let start = std::time::Instant::now();
+        let mut sent = 0u64;
+        while start.elapsed().as_secs_f64() < secs {
+            sent += TxQueue::send_burst(&mut s, &batch, batch.all()).unwrap() as u64;
+        }
+        sent
+    });
+    let q = &mut port.queues_mut()[0];
+    let mut batch = PacketBatch::new(true);
+    let start = std::time::Instant::now();
+    let (mut got, mut calls) = (0u64, 0u64);
+    while start.elapsed().as_secs_f64() < secs + 0.2 {
+        batch.clear();
+        got += q.recv_burst(&mut batch).unwrap() as u64;
+        calls += 1;
+    }
+    let sent = gen.join().unwrap();
+    eprintln!(
+        "sent {:.0} kpps, received {:.0} kpps ({:.1} packets per recvmmsg), rx drops {}",
+        sent as f64 / secs / 1e3,
+        got as f64 / secs / 1e3,
+        got as f64 / calls as f64,
+        q.stats().rx_dropped
+    );
+    assert!(got > 0);
+}

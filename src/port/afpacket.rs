@@ -49,7 +49,7 @@ pub struct NetdevQueue {
     sock: PacketSocket,
     stats: QueueStats,
     /// Shared by the port's queues: the host drop stays until the last queue is closed.
-    _host_drop: Option<Arc<IngressDrop>>,
+    host_drop_guard: Option<Arc<IngressDrop>>,
 }
 
 impl NetdevPort {
@@ -89,7 +89,7 @@ impl NetdevPort {
             .map(|sock| NetdevQueue {
                 sock,
                 stats: QueueStats::default(),
-                _host_drop: host_drop.clone(),
+                host_drop_guard: host_drop.clone(),
             })
             .collect();
         Ok(NetdevPort {
@@ -119,7 +119,7 @@ impl NetdevPort {
     pub fn host_drop(&self) -> Option<DropKind> {
         self.queues
             .first()
-            .and_then(|q| q._host_drop.as_ref())
+            .and_then(|q| q.host_drop_guard.as_ref())
             .map(|d| d.kind())
     }
 
