@@ -4,6 +4,7 @@
 //! Every family message is `nlmsghdr | genlmsghdr | ovs_header | attributes`.
 
 pub mod action;
+pub mod common;
 pub mod ct_limit;
 pub mod datapath;
 pub mod flow;
