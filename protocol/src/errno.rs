@@ -43,6 +43,9 @@ pub const EOVERFLOW: i32 = 75;
 pub const ENOPROTOOPT: i32 = 92;
 /// Operation not supported (unknown command, unsupported feature).
 pub const EOPNOTSUPP: i32 = 95;
+/// Kernel-internal "operation not supported" (524), which leaks to userspace from a few OVS
+/// paths (an MD type 2 NSH key).
+pub const ENOTSUPP: i32 = 524;
 /// Address family not supported (unsupported vport type).
 pub const EAFNOSUPPORT: i32 = 97;
 /// Address already in use (a netlink portid that is taken).
@@ -75,6 +78,7 @@ pub fn name(errno: i32) -> Option<&'static str> {
         EOVERFLOW => "EOVERFLOW",
         ENOPROTOOPT => "ENOPROTOOPT",
         EOPNOTSUPP => "EOPNOTSUPP",
+        ENOTSUPP => "ENOTSUPP",
         EAFNOSUPPORT => "EAFNOSUPPORT",
         EADDRINUSE => "EADDRINUSE",
         ENOBUFS => "ENOBUFS",

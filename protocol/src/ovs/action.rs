@@ -1,1 +1,0 @@
-//! `action`: filled in by the family work (see issue 2).

@@ -1,1 +1,0 @@
-//! `key`: filled in by the family work (see issue 2).
