@@ -5,3 +5,4 @@
 
 pub mod action;
 pub mod key;
+pub mod lex;
