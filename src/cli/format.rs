@@ -288,7 +288,7 @@ fn name_in_port(key_text: &str, names: &PortNames) -> String {
             continue;
         }
         if let Some(name) = num.parse::<u32>().ok().and_then(|n| names.get(&n)) {
-            return format!("{}in_port({name}){}", &key_text[..start], &rest[close..]);
+            return format!("{}in_port({name}{}", &key_text[..start], &rest[close..]);
         }
         break;
     }
