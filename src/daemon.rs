@@ -9,10 +9,8 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use userdp_protocol::errno::EOPNOTSUPP;
-use userdp_protocol::nl::NlMsg;
-
-use crate::transport::{Notifier, Peer, Responder, Server, ServerConfig, Service};
+use crate::dp::{DpConfig, Registry};
+use crate::transport::{Notifier, Server, ServerConfig, Service};
 
 /// Default socket path (flag `--socket`, env `USERDP_SOCKET`).
 pub const DEFAULT_SOCKET: &str = "/run/userdp/userdp.sock";
@@ -119,20 +117,7 @@ impl Drop for DaemonHandle {
     }
 }
 
-/// A service that implements nothing: every family request is answered `EOPNOTSUPP`.
-/// Only a placeholder until the datapath is plugged in at [`service`].
-#[derive(Debug, Default)]
-pub struct Unimplemented;
-
-impl Service for Unimplemented {
-    fn request(&self, _peer: &Peer, msg: &NlMsg<'_>, out: &mut Responder<'_>) {
-        tracing::warn!(kind = msg.header.kind, "no datapath service plugged in yet");
-        out.errno(EOPNOTSUPP, Some("userdpd: datapath service not built in"));
-    }
-}
-
-/// INTEGRATION POINT: the service `userdpd` runs. Replace [`Unimplemented`] with the datapath
-/// (families, notifications, upcalls) when it exists; `config.threads` is for it.
+/// The service `userdpd` runs: the datapath registry serving the six OVS families and nlctrl.
 pub fn service(_config: &DaemonConfig) -> Arc<dyn Service> {
-    Arc::new(Unimplemented)
+    Arc::new(Registry::new(DpConfig::default()))
 }

@@ -3,6 +3,9 @@
 
 pub mod cli;
 pub mod daemon;
+pub mod dp;
+pub mod flow;
+pub mod port;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod transport;

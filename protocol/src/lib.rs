@@ -12,6 +12,8 @@
 
 pub mod errno;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzz_entry;
 pub mod genl;
 pub mod nl;
 pub mod ovs;

@@ -6,6 +6,19 @@ use userdp_protocol::text::action::{actions_to_string, parse_actions};
 
 /// (input, what OVS 3.1 prints for the parsed list).
 const CASES: &[(&str, &str)] = &[
+    // set / set_masked over key attributes (full value = SET, partial mask = SET_MASKED).
+    ("set(ipv4(src=1.2.3.4,dst=5.6.7.8,proto=6,tos=0,ttl=64,frag=no))", "set(ipv4(src=1.2.3.4,dst=5.6.7.8,proto=6,tos=0,ttl=64,frag=no))"),
+    ("set(ipv4(src=1.2.3.4))", "set(ipv4(src=1.2.3.4))"),
+    ("set(ipv4(src=1.2.3.4/255.255.255.0))", "set(ipv4(src=1.2.3.4/255.255.255.0))"),
+    ("set(eth(src=00:01:02:03:04:05,dst=00:00:00:00:00:01))", "set(eth(src=00:01:02:03:04:05,dst=00:00:00:00:00:01))"),
+    ("set(eth(dst=00:00:00:00:00:01))", "set(eth(dst=00:00:00:00:00:01))"),
+    ("set(tcp(src=80))", "set(tcp(src=80))"),
+    ("set(tcp(src=80,dst=90))", "set(tcp(src=80,dst=90))"),
+    ("set(udp(dst=53))", "set(udp(dst=53))"),
+    ("set(skb_mark(0x5))", "set(skb_mark(0x5))"),
+    ("set(ipv6(src=::1))", "set(ipv6(src=::1))"),
+    ("set(ct_state(+new))", "set(ct_state(+new))"),
+    ("set(tunnel(tun_id=0x5,dst=1.1.1.1,ttl=64,flags(df|key)))", "set(tunnel(tun_id=0x5,dst=1.1.1.1,ttl=64,flags(df|key)))"),
     // Output and lists.
     ("2", "2"),
     ("0", "0"),

@@ -1,5 +1,7 @@
 //! The only `unsafe` of the daemon: thin, safe wrappers over the libc calls the standard
 //! library and socket2 do not offer. Each wrapper checks its arguments so callers cannot
 //! misuse it, and each `unsafe` block says why it is sound.
+pub mod clock;
+pub mod netdev;
 pub mod signal;
 pub mod socket;

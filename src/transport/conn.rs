@@ -14,8 +14,9 @@
 //! - `send_lock` is held only across non-blocking syscalls, to keep a pending OVERFLOW and the
 //!   datagram that follows it adjacent for control-plane writers. Upcalls never take it; they
 //!   use only atomics (`overflow` is claimed with a swap, so OVERFLOW is sent once per episode).
-//! - Lock order: `Registry::ctl` → `Conn::groups`; `send_lock` is never held while taking
-//!   another lock.
+//! - Lock order: `Registry::ctl` → `Conn::groups`, and `send_lock` → `Conn::groups` (only
+//!   in `join_then_send`, which must make a JOIN and its marker atomic for multicasters).
+//!   Nothing takes `send_lock` while holding `groups`.
 
 use std::collections::HashMap;
 use std::io;
@@ -207,6 +208,44 @@ impl Conn {
                 Err(Lost::Full)
             }
             Err(_) => Err(Lost::Closed),
+        }
+    }
+
+    /// Joins `groups` and queues `marker` as one step under the send lock, so a multicast can
+    /// neither reach the client before the marker that completes its JOIN nor be missed after
+    /// it. Waiting for room holds the lock, which only delays multicasts to this connection,
+    /// whose reader is itself waiting for the marker.
+    pub(crate) fn join_then_send(
+        &self,
+        groups: &[u32],
+        marker: &[u8],
+        shutdown: &AtomicBool,
+    ) -> io::Result<()> {
+        let _g = self.send_lock.lock();
+        for &g in groups {
+            self.join(g);
+        }
+        loop {
+            if self.flush_overflow()? {
+                match sock::send(self.fd(), marker, MSG_DONTWAIT) {
+                    Ok(_) => return Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if shutdown.load(Ordering::Acquire) {
+                return Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    "daemon shutting down",
+                ));
+            }
+            let rev = sock::poll(&[self.fd()], POLLOUT, POLL_SLICE_MS)?;
+            if rev
+                .first()
+                .is_some_and(|r| r & (libc::POLLHUP | libc::POLLERR) != 0)
+            {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
         }
     }
 

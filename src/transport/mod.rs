@@ -330,7 +330,8 @@ impl<'a> Responder<'a> {
     pub fn fail(&mut self, e: &userdp_protocol::Error) {
         let err = ErrorMsg {
             ext_msg: Some(e.msg.to_owned()),
-            ext_offs: u32::try_from(e.offset).ok(),
+            // Offset 0 means the error names no attribute (the kernel then sends no OFFS).
+            ext_offs: u32::try_from(e.offset).ok().filter(|&o| o != 0),
             ..ErrorMsg::capped(self.request, e.errno)
         };
         self.error(&err);

@@ -355,13 +355,16 @@ fn serve_conn(
         let first_seq = NlMsgHdr::parse(&buf).map(|h| h.seq).unwrap_or(0);
         out.clear();
         emit_done_marker(&mut out, first_seq, conn.portid());
-        if conn.send_blocking(&out, &reg.shutdown).is_err() {
+        // Joins take effect atomically with the marker: no multicast reaches a client still
+        // waiting for its JOIN to complete, and none sent after the marker is missed
+        // (PROTOCOL.md, "Control").
+        let sent = if joins.is_empty() {
+            conn.send_blocking(&out, &reg.shutdown)
+        } else {
+            conn.join_then_send(&joins, &out, &reg.shutdown)
+        };
+        if sent.is_err() {
             return;
-        }
-        // Joins take effect after the marker, so no multicast can reach a client that is still
-        // waiting for its JOIN to complete (PROTOCOL.md, "Control").
-        for g in joins {
-            conn.join(g);
         }
     }
 }

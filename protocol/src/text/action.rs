@@ -112,7 +112,7 @@ fn format_lse(out: &mut String, lse: u32) {
 }
 
 fn format_key(key: &KeyAttr, mask: Option<&KeyAttr>, out: &mut String) {
-    key_text::format_key_attr(key, mask, out);
+    crate::text::key::format_key_attr(key, mask, out);
 }
 
 /// Appends one action.
@@ -764,7 +764,8 @@ fn parse_action_inner(p: &mut P<'_>) -> Res<Action> {
         return parse_userspace(p);
     }
     if p.eat("set(") {
-        let (key, mask, n) = key_text::parse_key_attr(p.rest()).map_err(|e| e.rebase(p.pos))?;
+        let (key, mask, n) =
+            crate::text::key::parse_key_attr(p.rest()).map_err(|e| e.rebase(p.pos))?;
         p.pos += n;
         p.expect(")", "expected ')' after the set key")?;
         return Ok(set_from_parsed(key, mask));
@@ -1370,31 +1371,4 @@ fn parse_nat_range(p: &mut P<'_>) -> Res<NatRange> {
         }
     }
     Ok((min, max, pmin, pmax))
-}
-
-/// Stand-in for `text::key` until the key text syntax lands: prints a generic form and refuses
-/// to parse `set(…)`.
-mod key_text {
-    use crate::ovs::action::KeyAttr;
-    use crate::{Error, Result};
-    use std::fmt::Write as _;
-
-    pub(super) fn format_key_attr(key: &KeyAttr, mask: Option<&KeyAttr>, out: &mut String) {
-        let (kind, v) = crate::ovs::action::key_wire(key);
-        let _ = write!(out, "key{kind}(");
-        for b in v {
-            let _ = write!(out, "{b:02x}");
-        }
-        if let Some(m) = mask {
-            out.push('/');
-            for b in crate::ovs::action::key_wire(m).1 {
-                let _ = write!(out, "{b:02x}");
-            }
-        }
-        out.push(')');
-    }
-
-    pub(super) fn parse_key_attr(_s: &str) -> Result<(KeyAttr, Option<KeyAttr>, usize)> {
-        Err(Error::inval(0, "key syntax not available yet"))
-    }
 }

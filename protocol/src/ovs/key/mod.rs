@@ -8,12 +8,14 @@
 //! forms the classifier compares word by word.
 
 mod codec;
+mod flow;
 mod tunnel;
 mod validate;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub use codec::NSH_CTX_HDRS_MAX_LEN;
+pub use flow::*;
 pub use tunnel::*;
 pub use validate::{exact_mask, is_vlan_tpid, parse_match, validate_match, Match};
 
