@@ -1,8 +1,7 @@
 //! The `userdpctl` binary against a real in-process `userdpd` on a temporary socket.
 //!
-//! Until the datapath service is merged, the daemon answers every family request with
-//! `EOPNOTSUPP`; these tests pin the plumbing (socket choice, connection errors, the
-//! "families missing" behaviour, `-t`) that does not depend on it.
+//! These pin the plumbing (socket choice, connection errors, the "families missing"
+//! behaviour, `-t`); `cli_e2e.rs` runs the commands against the datapath service.
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -10,7 +9,19 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, SockAddr, Socket, Type};
-use userdp::daemon::{self, Daemon, DaemonConfig};
+use userdp::daemon::{Daemon, DaemonConfig};
+use userdp::transport::{Peer, Responder, Service};
+use userdp_protocol::nl::NlMsg;
+
+/// A daemon that serves no family at all: every request is refused with `EOPNOTSUPP`, as the
+/// first `userdpd` did, and as a kernel without the module refuses family lookups.
+struct NoFamilies;
+
+impl Service for NoFamilies {
+    fn request(&self, _peer: &Peer, _msg: &NlMsg<'_>, out: &mut Responder<'_>) {
+        out.errno(libc::EOPNOTSUPP, None);
+    }
+}
 
 fn tmp_socket(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("userdpctl-{tag}-{}", std::process::id()));
@@ -60,7 +71,7 @@ fn a_missing_socket_is_reported_with_its_path() {
 fn without_datapath_families_commands_fail_like_ovs_dpctl_without_the_module() {
     let s = tmp_socket("nofam");
     let config = DaemonConfig::new(&s);
-    let service = daemon::service(&config);
+    let service = std::sync::Arc::new(NoFamilies);
     let h = Daemon::start(config, service).expect("daemon");
     let sock = s.to_str().unwrap();
     let o = userdpctl(&["show"], Some(&s));

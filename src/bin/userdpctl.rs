@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use userdp::cli::dpif::Transport;
 use userdp::cli::netdev::SysHost;
 use userdp::cli::options::{parse_command_line, Invocation};
-use userdp::cli::{execute, monotonic_ms, socket_path, Io};
+use userdp::cli::{execute, socket_path, Io};
+use userdp::sys::clock::monotonic_ms;
 use userdp::transport::Client;
 
 fn main() -> ExitCode {

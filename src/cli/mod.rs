@@ -92,24 +92,3 @@ pub fn execute(
     let _ = ctx.out.flush();
     i32::from(status != 0)
 }
-
-/// `CLOCK_MONOTONIC` in milliseconds, the clock of `OVS_FLOW_ATTR_USED`.
-///
-/// std exposes the raw value of an `Instant` (which is `CLOCK_MONOTONIC` on Linux) only
-/// through its `Debug` form; read it from there rather than adding `unsafe` here.
-pub fn monotonic_ms() -> u64 {
-    let s = format!("{:?}", std::time::Instant::now());
-    let field = |name: &str| -> Option<u64> {
-        let at = s.find(name)? + name.len();
-        let digits: String = s[at..]
-            .chars()
-            .skip_while(|c| !c.is_ascii_digit())
-            .take_while(char::is_ascii_digit)
-            .collect();
-        digits.parse().ok()
-    };
-    match (field("tv_sec"), field("tv_nsec")) {
-        (Some(sec), Some(nsec)) => sec.saturating_mul(1000).saturating_add(nsec / 1_000_000),
-        _ => 0,
-    }
-}
