@@ -611,6 +611,16 @@ fn truncated_vlan_tag_is_not_a_tag() {
 }
 
 #[test]
+fn truncated_inner_tag_after_a_full_outer_tag() {
+    // S-tag, then TPID 0x8100 with only 2 bytes after it: one tag, ethertype 0x8100.
+    let frame = cat(&[&MACS, &[0x88, 0xa8, 0x00, 0x0a, 0x81, 0x00, 0x00, 0x14]]);
+    let key = key_of(&frame);
+    assert_eq!((key.vlan_tpid(), key.vlan_tci()), (0x88a8, 0x100a));
+    assert_eq!((key.cvlan_tpid(), key.cvlan_tci()), (0, 0));
+    assert_eq!(key.eth_type(), 0x8100);
+}
+
+#[test]
 fn mpls_one_label() {
     let lse = [
         0x00, 0x06, 0x4b, 0x40, // label 100, TC 5, bottom of stack, TTL 64
@@ -902,6 +912,19 @@ fn metadata_is_copied_and_survives_recirculation() {
     let mut again = FlowKey::default();
     extract(&frame, &md2, &mut again).unwrap();
     assert_eq!(again, before);
+}
+
+#[test]
+fn default_metadata_has_no_input_port() {
+    let mut key = FlowKey::default();
+    extract(&eth(0x88cc), &Metadata::default(), &mut key).unwrap();
+    assert_eq!(
+        print(&key),
+        format!(
+            "recirc_id(0),dp_hash(0),skb_priority(0),skb_mark(0),ct_state(0),ct_zone(),\
+             ct_mark(),ct_label(),{ETH},eth_type(0x88cc)"
+        )
+    );
 }
 
 #[test]

@@ -14,6 +14,10 @@
 //! Every call overwrites the whole key, fields the packet does not have included (they are
 //! zero, where the kernel leaves stale bytes that its masks never look at), so a key can be
 //! reused packet after packet and compared word by word. Nothing here allocates.
+//!
+//! Not reproduced: `SKB_GSO_UDP` marking a UDP packet a first fragment (frames read from a
+//! socket carry no GSO type), and the kernel's sharing of storage between the IPv6 ND fields
+//! and the conntrack original tuple (separate words here).
 
 use userdp_protocol::ovs::key::{
     FlowKey, ETH_P_802_2, MAC_PROTO_ETHERNET, MAC_PROTO_NONE, NSH_M_TYPE1, OVS_FRAG_TYPE_FIRST,
