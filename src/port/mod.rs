@@ -5,6 +5,11 @@
 //! the datapath outputs to it reach the host); a `netdev` port attaches to an existing
 //! interface; a `dummy` port is a pair of memory queues for tests and benches.
 
+pub mod afpacket;
+pub mod batch;
+pub mod dummy;
+pub mod internal;
+
 use std::io;
 
 use userdp_protocol::ovs::vport::OvsVportStats;

@@ -2,6 +2,12 @@
 //! library and socket2 do not offer. Each wrapper checks its arguments so callers cannot
 //! misuse it, and each `unsafe` block says why it is sound.
 pub mod clock;
+pub mod epoll;
+pub mod eventfd;
 pub mod netdev;
+pub mod netns;
+pub mod packet;
 pub mod signal;
 pub mod socket;
+pub mod tc;
+pub mod tun;

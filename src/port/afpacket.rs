@@ -1,0 +1,200 @@
+//! `netdev` ports: an existing interface driven through AF_PACKET.
+//!
+//! ≈ `net/openvswitch/vport-netdev.c`. The kernel steals every frame of an attached device
+//! with an rx handler; we read them with one AF_PACKET socket per queue (joined in one
+//! `PACKET_FANOUT` hash group, so a flow always lands on the same packet thread), keep the host
+//! stack from answering with a tc ingress drop, and exchange virtio-net headers so GSO
+//! super-frames and partial checksums cross userspace intact (veth's default offloads break TCP
+//! through a userspace forwarder otherwise).
+
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::Arc;
+
+use crate::port::batch::{PacketBatch, QueueStats, RxQueue, TxQueue};
+use crate::sys::netdev;
+use crate::sys::packet::{PacketOptions, PacketSocket};
+use crate::sys::tc::{DropKind, IngressDrop};
+
+/// How to attach to the interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetdevOptions {
+    /// Socket options (vnet headers, promiscuity, qdisc bypass).
+    pub socket: PacketOptions,
+    /// Install the tc ingress drop that hides frames from the host stack.
+    pub host_drop: bool,
+}
+
+impl Default for NetdevOptions {
+    fn default() -> Self {
+        NetdevOptions {
+            socket: PacketOptions::default(),
+            host_drop: true,
+        }
+    }
+}
+
+/// An interface attached as a datapath port: its queues, to be handed to packet threads.
+#[derive(Debug)]
+pub struct NetdevPort {
+    name: String,
+    ifindex: u32,
+    fanout: Option<u16>,
+    queues: Vec<NetdevQueue>,
+}
+
+/// One AF_PACKET queue of a [`NetdevPort`]: receives its share of the flows and transmits.
+#[derive(Debug)]
+pub struct NetdevQueue {
+    sock: PacketSocket,
+    stats: QueueStats,
+    /// Shared by the port's queues: the host drop stays until the last queue is closed.
+    host_drop_guard: Option<Arc<IngressDrop>>,
+}
+
+impl NetdevPort {
+    /// Attaches to `ifname` with `n_queues` queues (at least one) and the default options.
+    pub fn open(ifname: &str, n_queues: usize) -> io::Result<NetdevPort> {
+        NetdevPort::open_with(ifname, n_queues, &NetdevOptions::default())
+    }
+
+    /// Attaches to `ifname` with `n_queues` queues and `opts`. `ENODEV` if it does not exist.
+    pub fn open_with(
+        ifname: &str,
+        n_queues: usize,
+        opts: &NetdevOptions,
+    ) -> io::Result<NetdevPort> {
+        let ifindex =
+            netdev::ifindex(ifname).ok_or_else(|| io::Error::from_raw_os_error(libc::ENODEV))?;
+        let n = n_queues.max(1);
+        let mut socks = Vec::with_capacity(n);
+        let mut fanout = None;
+        for i in 0..n {
+            let s = PacketSocket::open(ifindex, &opts.socket)?;
+            if n > 1 {
+                let id = s.join_fanout(fanout)?;
+                if i == 0 {
+                    fanout = Some(id);
+                }
+            }
+            socks.push(s);
+        }
+        let host_drop = if opts.host_drop {
+            Some(Arc::new(IngressDrop::install(ifname, ifindex)?))
+        } else {
+            None
+        };
+        let queues = socks
+            .into_iter()
+            .map(|sock| NetdevQueue {
+                sock,
+                stats: QueueStats::default(),
+                host_drop_guard: host_drop.clone(),
+            })
+            .collect();
+        Ok(NetdevPort {
+            name: ifname.to_owned(),
+            ifindex,
+            fanout,
+            queues,
+        })
+    }
+
+    /// The interface name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The interface's ifindex at attach time.
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
+    /// The `PACKET_FANOUT` group id (None with a single queue).
+    pub fn fanout_group(&self) -> Option<u16> {
+        self.fanout
+    }
+
+    /// How the host stack is kept from seeing the port's frames (None: it is not).
+    pub fn host_drop(&self) -> Option<DropKind> {
+        self.queues
+            .first()
+            .and_then(|q| q.host_drop_guard.as_ref())
+            .map(|d| d.kind())
+    }
+
+    /// The queues, still owned by the port.
+    pub fn queues_mut(&mut self) -> &mut [NetdevQueue] {
+        &mut self.queues
+    }
+
+    /// Hands the queues out (one per packet thread). The host drop and promiscuity end when the
+    /// last of them is dropped.
+    pub fn into_queues(self) -> Vec<NetdevQueue> {
+        self.queues
+    }
+}
+
+impl NetdevQueue {
+    /// This queue's counters.
+    pub fn stats(&self) -> QueueStats {
+        self.stats
+    }
+
+    /// Whether frames carry virtio-net headers (batches must then be built with `vnet = true`).
+    pub fn vnet_hdr(&self) -> bool {
+        self.sock.vnet_hdr()
+    }
+}
+
+impl RxQueue for NetdevQueue {
+    fn recv_burst(&mut self, batch: &mut PacketBatch) -> io::Result<usize> {
+        let r = self.sock.recv_burst(batch.spare())?;
+        batch.commit(r.received);
+        self.stats.rx_packets += r.received as u64;
+        self.stats.rx_dropped += r.dropped as u64;
+        let start = batch.len() - r.received;
+        self.stats.rx_bytes += batch
+            .packets()
+            .get(start..)
+            .unwrap_or(&[])
+            .iter()
+            .map(|p| p.len() as u64)
+            .sum::<u64>();
+        Ok(r.received)
+    }
+
+    fn fd(&self) -> RawFd {
+        self.sock.fd()
+    }
+}
+
+impl TxQueue for NetdevQueue {
+    fn send_burst(&mut self, batch: &PacketBatch, mask: u64) -> io::Result<usize> {
+        let r = self.sock.send_burst(batch.packets(), mask)?;
+        self.stats.tx_packets += r.sent as u64;
+        self.stats.tx_bytes += r.bytes as u64;
+        self.stats.tx_dropped += r.dropped as u64;
+        Ok(r.sent)
+    }
+}
+
+/// A bare socket is a queue too (no counters, no host drop): tools and tests use it to capture
+/// and generate frames.
+impl RxQueue for PacketSocket {
+    fn recv_burst(&mut self, batch: &mut PacketBatch) -> io::Result<usize> {
+        let r = PacketSocket::recv_burst(self, batch.spare())?;
+        batch.commit(r.received);
+        Ok(r.received)
+    }
+
+    fn fd(&self) -> RawFd {
+        PacketSocket::fd(self)
+    }
+}
+
+impl TxQueue for PacketSocket {
+    fn send_burst(&mut self, batch: &PacketBatch, mask: u64) -> io::Result<usize> {
+        PacketSocket::send_burst(self, batch.packets(), mask).map(|r| r.sent)
+    }
+}

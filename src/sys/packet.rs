@@ -1,0 +1,432 @@
+//! AF_PACKET sockets: how a `netdev` port reads and writes frames on an existing interface.
+//!
+//! ≈ the rx handler and `dev_queue_xmit` of `net/openvswitch/vport-netdev.c`, done from
+//! userspace through `net/packet/af_packet.c`. One socket per queue, bound to one ifindex,
+//! batched with `recvmmsg`/`sendmmsg`; `PACKET_VNET_HDR` carries GSO and partial-checksum
+//! metadata in both directions so veth/TAP offloads survive the trip through userspace.
+
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use crate::port::batch::{mask_of, Packet, VirtioNetHdr, VlanTag, MAX_BURST};
+
+/// `ETH_P_ALL` in network byte order, as `socket(2)` and `bind(2)` want it.
+const ETH_P_ALL_BE: u16 = (libc::ETH_P_ALL as u16).to_be();
+/// Socket buffer size asked for: room for ~64 GSO super-frames, so a burst of 64 KiB frames does
+/// not overflow the default 208 KiB `rmem_default`.
+const SOCK_BUF: libc::c_int = 4 << 20;
+/// `CMSG_SPACE(sizeof(struct tpacket_auxdata))`, rounded up generously.
+const CMSG_BUF: usize = 64;
+
+/// Options of one AF_PACKET queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PacketOptions {
+    /// Exchange a `virtio_net_hdr` with every frame (`PACKET_VNET_HDR`).
+    pub vnet_hdr: bool,
+    /// Put the interface in promiscuous mode for as long as the socket lives.
+    pub promisc: bool,
+    /// Hand frames straight to the driver (`PACKET_QDISC_BYPASS`), as OVS does for speed.
+    pub qdisc_bypass: bool,
+}
+
+impl Default for PacketOptions {
+    fn default() -> Self {
+        PacketOptions {
+            vnet_hdr: true,
+            promisc: true,
+            qdisc_bypass: true,
+        }
+    }
+}
+
+/// What one [`PacketSocket::recv_burst`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RecvResult {
+    /// Packets stored at the front of the slice.
+    pub received: usize,
+    /// Frames read but discarded (truncated, or our own output where the kernel cannot hide it).
+    pub dropped: usize,
+}
+
+/// What one [`PacketSocket::send_burst`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SendResult {
+    /// Frames the kernel accepted.
+    pub sent: usize,
+    /// Frames it refused (device down, buffer full, too big, bad offload header).
+    pub dropped: usize,
+    /// Bytes accepted.
+    pub bytes: usize,
+}
+
+/// An AF_PACKET `SOCK_RAW` socket bound to one interface.
+#[derive(Debug)]
+pub struct PacketSocket {
+    fd: OwnedFd,
+    ifindex: u32,
+    vnet_hdr: bool,
+    /// False when the kernel lacks `PACKET_IGNORE_OUTGOING` (< 4.20): we filter by pkttype.
+    ignores_outgoing: bool,
+}
+
+fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
+fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, val: &T) -> io::Result<()> {
+    // SAFETY: val points to a live T of size_of::<T>() bytes for the duration of the call; the
+    // kernel only reads it.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (val as *const T).cast(),
+            size_of::<T>() as libc::socklen_t,
+        )
+    };
+    cvt(rc).map(drop)
+}
+
+fn getsockopt_int(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
+    let mut val: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: val and len are live locals; the kernel writes at most len bytes into val.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            level,
+            name,
+            (&mut val as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    cvt(rc).map(|_| val)
+}
+
+impl PacketSocket {
+    /// Opens a socket on `ifindex` with `opts`, already receiving, non-blocking.
+    pub fn open(ifindex: u32, opts: &PacketOptions) -> io::Result<PacketSocket> {
+        // Protocol 0 until bind: the socket must not queue frames of every interface meanwhile.
+        // SAFETY: socket(2) has no memory-safety preconditions; we check the result.
+        let fd = cvt(unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+            )
+        })?;
+        // SAFETY: fd is a fresh descriptor we exclusively own.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let raw = fd.as_raw_fd();
+        let one: libc::c_int = 1;
+        setsockopt(raw, libc::SOL_PACKET, libc::PACKET_AUXDATA, &one)?;
+        if opts.vnet_hdr {
+            setsockopt(raw, libc::SOL_PACKET, libc::PACKET_VNET_HDR, &one)?;
+        }
+        let ignores_outgoing =
+            setsockopt(raw, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, &one).is_ok();
+        if opts.qdisc_bypass {
+            // Best effort: without it frames go through the qdisc, which is only slower.
+            let _ = setsockopt(raw, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, &one);
+        }
+        // Root may exceed rmem_max/wmem_max; others get what the sysctl allows.
+        if setsockopt(raw, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &SOCK_BUF).is_err() {
+            let _ = setsockopt(raw, libc::SOL_SOCKET, libc::SO_RCVBUF, &SOCK_BUF);
+        }
+        if setsockopt(raw, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &SOCK_BUF).is_err() {
+            let _ = setsockopt(raw, libc::SOL_SOCKET, libc::SO_SNDBUF, &SOCK_BUF);
+        }
+        if opts.promisc {
+            // SAFETY: packet_mreq is plain integers and bytes; all-zero is valid.
+            let mut mreq: libc::packet_mreq = unsafe { zeroed() };
+            mreq.mr_ifindex = ifindex as libc::c_int;
+            mreq.mr_type = libc::PACKET_MR_PROMISC as libc::c_ushort;
+            // The membership, and so the promiscuity, ends when the socket is closed.
+            setsockopt(raw, libc::SOL_PACKET, libc::PACKET_ADD_MEMBERSHIP, &mreq)?;
+        }
+        // SAFETY: sockaddr_ll is plain integers and bytes; all-zero is valid.
+        let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
+        sll.sll_family = libc::AF_PACKET as libc::c_ushort;
+        sll.sll_protocol = ETH_P_ALL_BE;
+        sll.sll_ifindex = ifindex as libc::c_int;
+        // SAFETY: sll is a live sockaddr_ll and we pass its exact size.
+        cvt(unsafe {
+            libc::bind(
+                raw,
+                (&sll as *const libc::sockaddr_ll).cast(),
+                size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        })?;
+        Ok(PacketSocket {
+            fd,
+            ifindex,
+            vnet_hdr: opts.vnet_hdr,
+            ignores_outgoing,
+        })
+    }
+
+    /// Joins `PACKET_FANOUT` group `group` in hash mode (flows stick to one socket), or with
+    /// `None` asks the kernel for a fresh group id (`PACKET_FANOUT_FLAG_UNIQUEID`, ≥ 4.12).
+    /// Returns the group id for the other queues of the port to join.
+    pub fn join_fanout(&self, group: Option<u16>) -> io::Result<u16> {
+        let raw = self.fd.as_raw_fd();
+        let (id, flags) = match group {
+            Some(id) => (u32::from(id), 0),
+            None => (0, libc::PACKET_FANOUT_FLAG_UNIQUEID),
+        };
+        let arg = (id | ((libc::PACKET_FANOUT_HASH | flags) << 16)) as libc::c_int;
+        setsockopt(raw, libc::SOL_PACKET, libc::PACKET_FANOUT, &arg)?;
+        let got = getsockopt_int(raw, libc::SOL_PACKET, libc::PACKET_FANOUT)?;
+        Ok((got as u32 & 0xffff) as u16)
+    }
+
+    /// The descriptor (for epoll).
+    pub fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// The interface the socket is bound to.
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
+    /// Whether frames carry a `virtio_net_hdr`.
+    pub fn vnet_hdr(&self) -> bool {
+        self.vnet_hdr
+    }
+
+    /// Receives up to `pkts.len()` (at most [`MAX_BURST`]) frames with one `recvmmsg`, without
+    /// blocking, into the front of `pkts`, restoring nothing: a stripped VLAN tag is left in
+    /// [`Packet::vlan`]. Discarded frames do not take a slot.
+    pub fn recv_burst(&self, pkts: &mut [Packet]) -> io::Result<RecvResult> {
+        let n = pkts.len().min(MAX_BURST);
+        if n == 0 {
+            return Ok(RecvResult::default());
+        }
+        let mut vnet = [[0u8; VirtioNetHdr::LEN]; MAX_BURST];
+        // SAFETY: all of these are plain C structs/arrays for which all-zero is valid.
+        let mut iov: [[libc::iovec; 2]; MAX_BURST] = unsafe { zeroed() };
+        // SAFETY: as above.
+        let mut msgs: [libc::mmsghdr; MAX_BURST] = unsafe { zeroed() };
+        // SAFETY: as above.
+        let mut addrs: [libc::sockaddr_ll; MAX_BURST] = unsafe { zeroed() };
+        // u64 elements keep each control buffer aligned for cmsghdr.
+        let mut cmsg = [[0u64; CMSG_BUF / 8]; MAX_BURST];
+        for (i, p) in pkts.iter_mut().take(n).enumerate() {
+            let area = p.recv_area();
+            iov[i][0] = libc::iovec {
+                iov_base: vnet[i].as_mut_ptr().cast(),
+                iov_len: VirtioNetHdr::LEN,
+            };
+            iov[i][1] = libc::iovec {
+                iov_base: area.as_mut_ptr().cast(),
+                iov_len: area.len(),
+            };
+            let h = &mut msgs[i].msg_hdr;
+            if self.vnet_hdr {
+                h.msg_iov = iov[i].as_mut_ptr();
+                h.msg_iovlen = 2;
+            } else {
+                h.msg_iov = iov[i][1..].as_mut_ptr();
+                h.msg_iovlen = 1;
+            }
+            h.msg_name = (&mut addrs[i] as *mut libc::sockaddr_ll).cast();
+            h.msg_namelen = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+            h.msg_control = cmsg[i].as_mut_ptr().cast();
+            h.msg_controllen = CMSG_BUF as _;
+        }
+        // SAFETY: msgs[..n] point into iov/vnet/addrs/cmsg locals and into the packets' buffers,
+        // all alive and exclusively borrowed for the call; each length matches its buffer.
+        let rc = unsafe {
+            libc::recvmmsg(
+                self.fd.as_raw_fd(),
+                msgs.as_mut_ptr(),
+                n as libc::c_uint,
+                libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+                std::ptr::null_mut(),
+            )
+        };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            return match e.raw_os_error() {
+                Some(libc::EAGAIN) | Some(libc::EINTR) => Ok(RecvResult::default()),
+                _ => Err(e),
+            };
+        }
+        let got = (rc as usize).min(n);
+        let mut out = RecvResult::default();
+        let hdr_len = if self.vnet_hdr { VirtioNetHdr::LEN } else { 0 };
+        for i in 0..got {
+            let m = &msgs[i];
+            let truncated = m.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
+            let outgoing = !self.ignores_outgoing
+                && addrs[i].sll_pkttype == libc::PACKET_OUTGOING as libc::c_uchar;
+            let total = m.msg_len as usize;
+            if truncated || outgoing || total < hdr_len {
+                out.dropped += 1;
+                continue;
+            }
+            let vlan = auxdata_vlan(&m.msg_hdr);
+            let slot = out.received;
+            pkts.swap(slot, i);
+            let p = &mut pkts[slot];
+            p.set_received(total - hdr_len);
+            p.vnet = if self.vnet_hdr {
+                VirtioNetHdr::from_bytes(&vnet[i])
+            } else {
+                VirtioNetHdr::default()
+            };
+            p.vlan = vlan;
+            out.received += 1;
+        }
+        Ok(out)
+    }
+
+    /// Sends the packets of `pkts` selected by `mask` with `sendmmsg`, each with its
+    /// `virtio_net_hdr` when the socket has `PACKET_VNET_HDR`. A frame the kernel refuses is
+    /// counted as dropped and the rest still go out.
+    pub fn send_burst(&self, pkts: &[Packet], mask: u64) -> io::Result<SendResult> {
+        let mut res = SendResult::default();
+        let mut mask = mask & mask_of(pkts.len().min(64));
+        while mask != 0 {
+            let mut vnet = [[0u8; VirtioNetHdr::LEN]; MAX_BURST];
+            // SAFETY: plain C structs/arrays for which all-zero is valid.
+            let mut iov: [[libc::iovec; 2]; MAX_BURST] = unsafe { zeroed() };
+            // SAFETY: as above.
+            let mut msgs: [libc::mmsghdr; MAX_BURST] = unsafe { zeroed() };
+            let mut lens = [0usize; MAX_BURST];
+            let mut n = 0;
+            while mask != 0 && n < MAX_BURST {
+                let i = mask.trailing_zeros() as usize;
+                mask &= mask - 1;
+                let Some(p) = pkts.get(i) else { break };
+                vnet[n] = p.vnet.to_bytes();
+                let data = p.data();
+                lens[n] = data.len();
+                iov[n][0] = libc::iovec {
+                    iov_base: vnet[n].as_mut_ptr().cast(),
+                    iov_len: VirtioNetHdr::LEN,
+                };
+                // The kernel only reads from this buffer (sendmmsg's iovecs are not written).
+                iov[n][1] = libc::iovec {
+                    iov_base: data.as_ptr() as *mut libc::c_void,
+                    iov_len: data.len(),
+                };
+                n += 1;
+            }
+            for (k, m) in msgs.iter_mut().take(n).enumerate() {
+                if self.vnet_hdr {
+                    m.msg_hdr.msg_iov = iov[k].as_mut_ptr();
+                    m.msg_hdr.msg_iovlen = 2;
+                } else {
+                    m.msg_hdr.msg_iov = iov[k][1..].as_mut_ptr();
+                    m.msg_hdr.msg_iovlen = 1;
+                }
+            }
+            let mut k = 0;
+            while k < n {
+                // SAFETY: msgs[k..n] point at the iov/vnet locals and packet data, all alive
+                // for the call; the kernel reads them only.
+                let rc = unsafe {
+                    libc::sendmmsg(
+                        self.fd.as_raw_fd(),
+                        msgs[k..].as_mut_ptr(),
+                        (n - k) as libc::c_uint,
+                        libc::MSG_DONTWAIT,
+                    )
+                };
+                if rc < 0 {
+                    let e = io::Error::last_os_error();
+                    match e.raw_os_error() {
+                        Some(libc::EINTR) => continue,
+                        Some(libc::EBADF) | Some(libc::ENOTSOCK) | Some(libc::EFAULT) => {
+                            return Err(e)
+                        }
+                        // ENETDOWN, ENXIO, EAGAIN, ENOBUFS, EMSGSIZE, EINVAL (bad vnet hdr):
+                        // this frame is lost, as the kernel would drop it; go on.
+                        _ => {
+                            res.dropped += 1;
+                            k += 1;
+                        }
+                    }
+                } else {
+                    let sent = rc as usize;
+                    res.sent += sent;
+                    res.bytes += lens[k..k + sent].iter().sum::<usize>();
+                    k += sent;
+                }
+            }
+        }
+        Ok(res)
+    }
+
+    /// Sends one frame (tests and tools); `vnet` is ignored unless the socket uses vnet headers.
+    pub fn send(&self, frame: &[u8], vnet: Option<&VirtioNetHdr>) -> io::Result<usize> {
+        let mut hdr = vnet.copied().unwrap_or_default().to_bytes();
+        let mut iov = [
+            libc::iovec {
+                iov_base: hdr.as_mut_ptr().cast(),
+                iov_len: hdr.len(),
+            },
+            libc::iovec {
+                iov_base: frame.as_ptr() as *mut libc::c_void,
+                iov_len: frame.len(),
+            },
+        ];
+        let skip = usize::from(!self.vnet_hdr);
+        let iov = &mut iov[skip..];
+        // SAFETY: msghdr is plain data; all-zero is valid.
+        let mut msg: libc::msghdr = unsafe { zeroed() };
+        msg.msg_iov = iov.as_mut_ptr();
+        msg.msg_iovlen = iov.len() as _;
+        // SAFETY: msg points at live iovecs over `hdr` and `frame`; the kernel reads them only.
+        let rc = unsafe { libc::sendmsg(self.fd.as_raw_fd(), &msg, libc::MSG_DONTWAIT) };
+        if rc < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(rc as usize)
+        }
+    }
+}
+
+/// The VLAN tag from a `PACKET_AUXDATA` control message, if the kernel stripped one.
+fn auxdata_vlan(h: &libc::msghdr) -> Option<VlanTag> {
+    // SAFETY: h was filled by recvmmsg; msg_control/msg_controllen describe our aligned buffer,
+    // and CMSG_FIRSTHDR/NXTHDR stay within msg_controllen.
+    let mut c = unsafe { libc::CMSG_FIRSTHDR(h) };
+    while !c.is_null() {
+        // SAFETY: c is non-null and points at a cmsghdr inside the control buffer.
+        let cm = unsafe { &*c };
+        let need = size_of::<libc::cmsghdr>() + size_of::<libc::tpacket_auxdata>();
+        if cm.cmsg_level == libc::SOL_PACKET
+            && cm.cmsg_type == libc::PACKET_AUXDATA
+            && cm.cmsg_len as usize >= need
+        {
+            // SAFETY: the cmsg holds a whole tpacket_auxdata (checked above); read_unaligned
+            // copes with any alignment of CMSG_DATA.
+            let aux: libc::tpacket_auxdata =
+                unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(c).cast()) };
+            if aux.tp_status & libc::TP_STATUS_VLAN_VALID != 0 {
+                let tpid = if aux.tp_status & libc::TP_STATUS_VLAN_TPID_VALID != 0 {
+                    aux.tp_vlan_tpid
+                } else {
+                    0x8100
+                };
+                return Some(VlanTag {
+                    tpid,
+                    tci: aux.tp_vlan_tci,
+                });
+            }
+            return None;
+        }
+        // SAFETY: h and c are as above.
+        c = unsafe { libc::CMSG_NXTHDR(h, c) };
+    }
+    None
+}

@@ -1,0 +1,333 @@
+//! Root tier: `NetdevPort` (AF_PACKET) on a veth whose peer lives in a namespace.
+//!
+//! Frames are generated and captured with raw AF_PACKET sockets opened from a thread that
+//! entered the namespace, so nothing but iproute2 and (for one test) ping is needed.
+
+mod common;
+mod port_common;
+
+use std::time::Duration;
+
+use common::{require_root, sh, sh_ok, unique, Netns, Veth};
+use port_common::*;
+use userdp::port::afpacket::NetdevPort;
+use userdp::port::batch::{PacketBatch, RxQueue, TxQueue, VlanTag};
+use userdp::sys::tc::DropKind;
+
+const WAIT: Duration = Duration::from_secs(3);
+
+/// A namespace with `inner` addressed `addr`, wired to `outer` in the root namespace.
+fn setup(prefix: &str, addr: &str) -> (Netns, Veth, String) {
+    let ns = Netns::new(prefix);
+    let outer = unique(prefix);
+    let veth = Veth::into_ns(&outer, &ns, "inner0", addr);
+    (ns, veth, outer)
+}
+
+fn is_test_frame(p: &userdp::port::batch::Packet) -> bool {
+    ethertype(p.data()) == ETH_P_TEST
+}
+
+#[test]
+fn frames_from_the_namespace_arrive_with_exact_bytes() {
+    if !require_root() {
+        return;
+    }
+    let (ns, _veth, outer) = setup("prx", "198.18.10.2/24");
+    let mut port = NetdevPort::open(&outer, 1).unwrap();
+    assert_eq!(
+        port.ifindex(),
+        userdp::sys::netdev::ifindex(&outer).unwrap()
+    );
+    let frames: Vec<Vec<u8>> = in_ns(&ns.0, || {
+        let s = raw_socket("inner0");
+        let mac = mac_of("inner0");
+        let frames: Vec<Vec<u8>> = (0..5).map(|i| test_frame(mac, 0x1000 + i)).collect();
+        for f in &frames {
+            s.send(f, None).unwrap();
+        }
+        frames
+    });
+    let q = &mut port.queues_mut()[0];
+    let got = collect(q, 5, WAIT, is_test_frame);
+    let data: Vec<Vec<u8>> = got.iter().map(|g| g.data.clone()).collect();
+    assert_eq!(data, frames);
+    assert!(got.iter().all(|g| g.vlan.is_none() && !g.vnet.is_gso()));
+    assert!(q.stats().rx_packets >= 5);
+}
+
+#[test]
+fn frames_sent_through_the_port_arrive_in_the_namespace() {
+    if !require_root() {
+        return;
+    }
+    let (ns, _veth, outer) = setup("ptx", "198.18.11.2/24");
+    let mut port = NetdevPort::open(&outer, 1).unwrap();
+    let (cap_tx, cap_rx) = std::sync::mpsc::channel();
+    let capture = spawn_in_ns(&ns.0, move || {
+        let mut s = raw_socket("inner0");
+        cap_tx.send(()).unwrap();
+        collect(&mut s, 3, WAIT, is_test_frame)
+    });
+    cap_rx.recv().unwrap();
+    let mac = mac_of(&outer);
+    let mut batch = PacketBatch::new(true);
+    let frames: Vec<Vec<u8>> = (0..4).map(|i| test_frame(mac, 0x2000 + i)).collect();
+    for f in &frames {
+        batch.push(f, None).unwrap();
+    }
+    // Packet 1 is not selected by the mask and must not go out.
+    let q = &mut port.queues_mut()[0];
+    assert_eq!(q.send_burst(&batch, 0b1101).unwrap(), 3);
+    let got: Vec<Vec<u8>> = capture
+        .join()
+        .unwrap()
+        .into_iter()
+        .map(|g| g.data)
+        .collect();
+    assert_eq!(
+        got,
+        vec![frames[0].clone(), frames[2].clone(), frames[3].clone()]
+    );
+    assert_eq!(q.stats().tx_packets, 3);
+}
+
+#[test]
+fn a_stripped_vlan_tag_is_reported_and_restored() {
+    if !require_root() {
+        return;
+    }
+    let (ns, _veth, outer) = setup("pvl", "198.18.12.2/24");
+    let mut port = NetdevPort::open(&outer, 1).unwrap();
+    let sent: Vec<Vec<u8>> = in_ns(&ns.0, || {
+        let s = raw_socket("inner0");
+        let mac = mac_of("inner0");
+        let plain = test_frame(mac, 0x3000);
+        // 802.1Q, PCP 1, VID 100: 81 00 | 20 64, then the test EtherType.
+        let mut dot1q = plain[..12].to_vec();
+        dot1q.extend_from_slice(&[0x81, 0x00, 0x20, 0x64]);
+        dot1q.extend_from_slice(&plain[12..]);
+        // 802.1ad S-tag VID 5 over an 802.1Q C-tag VID 100: only the outer tag is stripped.
+        let mut qinq = plain[..12].to_vec();
+        qinq.extend_from_slice(&[0x88, 0xa8, 0x00, 0x05, 0x81, 0x00, 0x00, 0x64]);
+        qinq.extend_from_slice(&plain[12..]);
+        for f in [&dot1q, &qinq] {
+            s.send(f, None).unwrap();
+        }
+        vec![dot1q, qinq]
+    });
+    let q = &mut port.queues_mut()[0];
+    let ep = userdp::sys::epoll::Epoll::new().unwrap();
+    ep.add(RxQueue::fd(q), 0).unwrap();
+    let mut ev = userdp::sys::epoll::Events::with_capacity(1);
+    let mut batch = PacketBatch::new(true);
+    let mut restored = Vec::new();
+    let mut tags = Vec::new();
+    let end = std::time::Instant::now() + WAIT;
+    while restored.len() < 2 && std::time::Instant::now() < end {
+        batch.clear();
+        if q.recv_burst(&mut batch).unwrap() == 0 {
+            ep.wait(&mut ev, 100).unwrap();
+            continue;
+        }
+        for p in batch.packets_mut() {
+            if p.vlan.is_none() {
+                continue;
+            }
+            tags.push(p.vlan.unwrap());
+            // Before restoring, the kernel's view: the frame without its outer tag.
+            assert_ne!(&p.data()[12..14], &[0x88, 0xa8][..]);
+            assert!(p.restore_vlan());
+            if p.data()[16..18] == [0x88, 0xb5] || p.data()[20..22] == [0x88, 0xb5] {
+                restored.push(p.data().to_vec());
+            }
+        }
+    }
+    assert_eq!(
+        tags,
+        vec![
+            VlanTag {
+                tpid: 0x8100,
+                tci: 0x2064
+            },
+            VlanTag {
+                tpid: 0x88a8,
+                tci: 0x0005
+            },
+        ]
+    );
+    assert_eq!(restored, sent);
+}
+
+#[test]
+fn the_host_stack_stays_silent_while_the_port_is_attached() {
+    if !require_root() || !common::require(common::have("ping"), "needs ping") {
+        return;
+    }
+    let (ns, _veth, outer) = setup("phd", "198.18.13.2/24");
+    sh(&format!("ip addr add 198.18.13.1/24 dev {outer}"));
+    let ping = "ping -c 2 -i 0.2 -W 1 198.18.13.1";
+    assert!(
+        ns.exec_ok(ping),
+        "baseline: the host answers before the port is attached"
+    );
+    // Keep ARP out of the picture: the namespace already knows the host's MAC.
+    let mac = mac_of(&outer);
+    let lladdr = mac.map(|b| format!("{b:02x}")).join(":");
+    ns.exec(&format!(
+        "ip neigh replace 198.18.13.1 lladdr {lladdr} dev inner0 nud permanent"
+    ));
+
+    let mut port = NetdevPort::open(&outer, 1).unwrap();
+    if port.host_drop() == Some(DropKind::TcMatchall) {
+        let filters = sh(&format!("tc filter show dev {outer} ingress"));
+        assert!(filters.contains("matchall"), "tc drop installed: {filters}");
+    }
+    eprintln!("host drop: {:?}", port.host_drop());
+    assert!(
+        !ns.exec_ok(ping),
+        "the host stack answered a ping on an attached port"
+    );
+    // ...while the datapath saw the echo requests: IPv4, ICMP, type 8, to 198.18.13.1.
+    let echo = |p: &userdp::port::batch::Packet| {
+        let d = p.data();
+        ethertype(d) == 0x0800
+            && d.get(23) == Some(&1)
+            && d.get(30..34) == Some(&[198, 18, 13, 1][..])
+            && d.get(34) == Some(&8)
+    };
+    let got = collect(&mut port.queues_mut()[0], 2, WAIT, echo);
+    assert_eq!(
+        got.len(),
+        2,
+        "AF_PACKET saw both echo requests before tc ingress dropped them"
+    );
+
+    drop(port);
+    let qdiscs = sh(&format!("tc qdisc show dev {outer}"));
+    assert!(
+        !qdiscs.contains("clsact"),
+        "clsact removed with the port: {qdiscs}"
+    );
+    assert!(
+        ns.exec_ok(ping),
+        "the host answers again once the port is gone"
+    );
+    assert!(sh_ok(&format!("ip link show {outer}")));
+}
+
+#[test]
+fn fanout_spreads_flows_over_queues_and_keeps_each_flow_on_one() {
+    if !require_root() {
+        return;
+    }
+    let (ns, _veth, outer) = setup("pfo", "198.18.14.2/24");
+    let mut port = NetdevPort::open(&outer, 2).unwrap();
+    assert!(port.fanout_group().is_some());
+    const FLOWS: u16 = 64;
+    in_ns(&ns.0, || {
+        let s = raw_socket("inner0");
+        let mac = mac_of("inner0");
+        // Each flow twice, so we can check both copies land on the same queue.
+        for round in 0..2 {
+            for sport in 0..FLOWS {
+                let f = udp_frame(
+                    mac,
+                    [198, 18, 14, 2],
+                    [198, 18, 14, 99],
+                    10000 + sport,
+                    9999,
+                );
+                s.send(&f, None).unwrap();
+                let _ = round;
+            }
+        }
+    });
+    let ours =
+        |p: &userdp::port::batch::Packet| p.data().get(30..34) == Some(&[198, 18, 14, 99][..]);
+    let mut per_queue = Vec::new();
+    for q in port.queues_mut() {
+        // Both queues drain what they got; whichever got fewer simply times out sooner.
+        per_queue.push(collect(
+            q,
+            usize::from(FLOWS) * 2,
+            Duration::from_millis(1500),
+            ours,
+        ));
+    }
+    let sports = |v: &Vec<Got>| -> std::collections::BTreeSet<u16> {
+        v.iter()
+            .map(|g| u16::from_be_bytes([g.data[34], g.data[35]]))
+            .collect()
+    };
+    let (a, b) = (&per_queue[0], &per_queue[1]);
+    assert_eq!(
+        a.len() + b.len(),
+        usize::from(FLOWS) * 2,
+        "every frame read exactly once"
+    );
+    assert!(
+        !a.is_empty() && !b.is_empty(),
+        "64 flows all hashed to one queue: {} / {}",
+        a.len(),
+        b.len()
+    );
+    assert!(
+        sports(a).is_disjoint(&sports(b)),
+        "a flow was split across queues"
+    );
+    // Two copies per flow on its queue.
+    assert_eq!(a.len(), sports(a).len() * 2);
+}
+
+#[test]
+fn a_missing_interface_is_enodev() {
+    let err = NetdevPort::open("nosuchdev0", 1).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ENODEV));
+}
+
+/// Packet-rate figure for the report (`-- --ignored --nocapture`): 60-byte frames sent with
+/// `sendmmsg` bursts of 32 from the namespace, received with `recvmmsg` bursts of 32.
+#[test]
+#[ignore]
+fn measure_recvmmsg_pps() {
+    if !require_root() {
+        return;
+    }
+    let (ns, _veth, outer) = setup("pps", "198.18.15.2/24");
+    let mut port = NetdevPort::open(&outer, 1).unwrap();
+    let secs = 2.0;
+    let gen = spawn_in_ns(&ns.0, move || {
+        let mut s = raw_socket("inner0");
+        let mac = mac_of("inner0");
+        let mut batch = PacketBatch::new(false);
+        for i in 0..32u16 {
+            let f = udp_frame(mac, [198, 18, 15, 2], [198, 18, 15, 99], 10000 + i, 9);
+            batch.push(&f, None).unwrap();
+        }
+        let start = std::time::Instant::now();
+        let mut sent = 0u64;
+        while start.elapsed().as_secs_f64() < secs {
+            sent += TxQueue::send_burst(&mut s, &batch, batch.all()).unwrap() as u64;
+        }
+        sent
+    });
+    let q = &mut port.queues_mut()[0];
+    let mut batch = PacketBatch::new(true);
+    let start = std::time::Instant::now();
+    let (mut got, mut calls) = (0u64, 0u64);
+    while start.elapsed().as_secs_f64() < secs + 0.2 {
+        batch.clear();
+        got += q.recv_burst(&mut batch).unwrap() as u64;
+        calls += 1;
+    }
+    let sent = gen.join().unwrap();
+    eprintln!(
+        "sent {:.0} kpps, received {:.0} kpps ({:.1} packets per recvmmsg), rx drops {}",
+        sent as f64 / secs / 1e3,
+        got as f64 / secs / 1e3,
+        got as f64 / calls as f64,
+        q.stats().rx_dropped
+    );
+    assert!(got > 0);
+}
