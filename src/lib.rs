@@ -1,6 +1,7 @@
 //! userdp: a userspace Open vSwitch datapath (daemon, CLI and the library they share).
 #![deny(unsafe_code)]
 
+pub mod action;
 pub mod cli;
 pub mod daemon;
 pub mod dp;
