@@ -2,6 +2,7 @@
 #![deny(unsafe_code)]
 
 pub mod action;
+pub mod cli;
 pub mod daemon;
 pub mod dp;
 pub mod flow;

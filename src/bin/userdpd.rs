@@ -1,5 +1,10 @@
 //! `userdpd`: the userspace Open vSwitch datapath daemon.
 
+// mimalloc: per-thread free lists keep the many small allocations of flow installs
+// from contending and fragmenting in glibc's arenas.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

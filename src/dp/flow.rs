@@ -4,7 +4,7 @@
 //! `ovs_flow_cmd_dump` and `ovs_flow_cmd_fill_info` in `net/openvswitch/datapath.c`;
 //! `flow_table.c` for the identity rules (UFID vs unmasked key).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
@@ -50,13 +50,22 @@ impl Ufid {
     }
 }
 
-/// A flow's actions in both forms: the bytes to echo, the decoded list to execute.
+/// A flow's actions as installed: the validated `OVS_FLOW_ATTR_ACTIONS` payload, echoed in
+/// replies. (The decoded list is not kept: at 272 bytes per `Action` it would dominate a
+/// flow's footprint; packet threads execute a compiled form instead.)
 #[derive(Debug)]
 pub struct FlowActions {
     /// The `OVS_FLOW_ATTR_ACTIONS` payload as installed.
     pub bytes: Box<[u8]>,
-    /// The validated actions.
-    pub actions: Actions,
+}
+
+/// A mask shared by every flow installed with it: the fast-path form and the bytes to echo.
+#[derive(Debug)]
+pub struct SharedMask {
+    /// The mask in fast-path form.
+    pub fmask: FlowMask,
+    /// The `OVS_FLOW_ATTR_MASK` payload (or the exact mask built for a key sent without one).
+    pub bytes: Box<[u8]>,
 }
 
 /// Flow statistics, updated by packet threads with relaxed atomics.
@@ -93,16 +102,15 @@ impl FlowStats {
 /// One installed megaflow.
 #[derive(Debug)]
 pub struct Flow {
-    /// Insertion order: the dump cursor.
-    pub id: u64,
+    /// Index of the flow's slot in its table: the dump cursor (slots are reused, so dumps
+    /// walk the table in slot order, as the kernel walks its hash buckets).
+    pub slot: u32,
     /// The flow's identity when installed with a UFID.
     pub ufid: Option<Ufid>,
     /// The key as installed (unmasked).
     pub key_bytes: Box<[u8]>,
-    /// The mask as installed, or the exact mask built for a key sent without one.
-    pub mask_bytes: Box<[u8]>,
-    /// The mask in fast-path form, shared by every flow with the same mask.
-    pub mask: Arc<FlowMask>,
+    /// The mask, shared by every flow installed with the same one.
+    pub mask: Arc<SharedMask>,
     /// Current actions; replaced atomically by a modify.
     pub actions: ArcSwap<FlowActions>,
     /// Counters.
@@ -119,14 +127,14 @@ impl Flow {
                 if ufid_flags & OVS_UFID_F_OMIT_KEY == 0 {
                     m.key = Some(RawAttrs::new(mask_key_bytes(
                         &self.key_bytes,
-                        &self.mask_bytes,
+                        &self.mask.bytes,
                     )));
                 }
             }
             None => m.key = Some(RawAttrs::new(self.key_bytes.to_vec())),
         }
         if self.ufid.is_none() || ufid_flags & OVS_UFID_F_OMIT_MASK == 0 {
-            m.mask = Some(RawAttrs::new(self.mask_bytes.to_vec()));
+            m.mask = Some(RawAttrs::new(self.mask.bytes.to_vec()));
         }
         let s = &self.stats;
         let used = s.used.load(Ordering::Relaxed);
@@ -196,6 +204,9 @@ pub fn mask_key_bytes(key: &[u8], mask: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Seeded fast hashing for the control plane's indexes (SipHash is needlessly slow here).
+type FastHash = foldhash::fast::RandomState;
+
 /// The classifier type every datapath uses.
 pub type FlowClassifier = Classifier<{ FLOW_KEY_WORDS }, Flow>;
 
@@ -204,18 +215,21 @@ pub type FlowClassifier = Classifier<{ FLOW_KEY_WORDS }, Flow>;
 pub struct FlowTable {
     /// The classifier packet threads read.
     pub cls: Arc<FlowClassifier>,
-    by_ufid: HashMap<Ufid, Arc<Flow>>,
+    by_ufid: HashMap<Ufid, Arc<Flow>, FastHash>,
     /// Flows installed without a UFID, by unmasked key (`ovs_flow_tbl_lookup_exact`).
-    by_key: HashMap<FlowKey, Arc<Flow>>,
-    order: BTreeMap<u64, Arc<Flow>>,
-    masks: HashMap<FlowMask, Arc<FlowMask>>,
-    next_id: u64,
+    by_key: HashMap<FlowKey, Arc<Flow>, FastHash>,
+    /// Every flow by slot; `free` lists the empty slots for reuse.
+    slots: Vec<Option<Arc<Flow>>>,
+    free: Vec<u32>,
+    count: usize,
+    /// Interned masks by their wire bytes (which determine the fast-path form).
+    masks: HashMap<Box<[u8]>, Arc<SharedMask>, FastHash>,
 }
 
 impl std::fmt::Debug for FlowTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FlowTable")
-            .field("flows", &self.order.len())
+            .field("flows", &self.count)
             .finish_non_exhaustive()
     }
 }
@@ -223,38 +237,50 @@ impl std::fmt::Debug for FlowTable {
 impl FlowTable {
     /// Number of flows.
     pub fn len(&self) -> usize {
-        self.order.len()
+        self.count
     }
     /// True when no flow is installed.
     pub fn is_empty(&self) -> bool {
-        self.order.is_empty()
+        self.count == 0
     }
     /// Number of distinct masks.
     pub fn n_masks(&self) -> usize {
         self.cls.n_masks()
     }
-    /// Flows in dump order, after flow id `after`.
-    pub fn iter_after(&self, after: u64) -> impl Iterator<Item = (&u64, &Arc<Flow>)> {
-        self.order.range(after.saturating_add(1)..)
+    /// Flows in dump (slot) order, starting at slot `from`.
+    pub fn iter_from(&self, from: usize) -> impl Iterator<Item = &Arc<Flow>> {
+        self.slots.get(from..).unwrap_or(&[]).iter().flatten()
     }
 
     fn insert(&mut self, m: &Parsed, ufid: Option<Ufid>, actions: FlowActions) -> Arc<Flow> {
-        let mask = self
-            .masks
-            .entry(m.fmask.clone())
-            .or_insert_with(|| Arc::new(m.fmask.clone()))
-            .clone();
-        self.next_id += 1;
+        let mask = match self.masks.get(&m.mask_bytes[..]) {
+            Some(shared) => shared.clone(),
+            None => {
+                let shared = Arc::new(SharedMask {
+                    fmask: m.fmask.clone(),
+                    bytes: m.mask_bytes.clone(),
+                });
+                self.masks.insert(m.mask_bytes.clone(), shared.clone());
+                shared
+            }
+        };
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.slots.push(None);
+                (self.slots.len() - 1) as u32
+            }
+        };
         let flow = Arc::new(Flow {
-            id: self.next_id,
+            slot,
             ufid,
             key_bytes: m.key_bytes.clone(),
-            mask_bytes: m.mask_bytes.clone(),
             mask,
             actions: ArcSwap::from_pointee(actions),
             stats: FlowStats::default(),
         });
-        self.cls.insert(&m.fkey.w, &flow.mask.0.w, flow.clone());
+        self.cls
+            .insert(&m.fkey.w, &flow.mask.fmask.0.w, flow.clone());
         match ufid {
             Some(u) => {
                 self.by_ufid.insert(u, flow.clone());
@@ -263,14 +289,15 @@ impl FlowTable {
                 self.by_key.insert(m.fkey.clone(), flow.clone());
             }
         }
-        self.order.insert(flow.id, flow.clone());
+        self.slots[slot as usize] = Some(flow.clone());
+        self.count += 1;
         flow
     }
 
     fn remove(&mut self, flow: &Arc<Flow>) {
         // Re-derive the unmasked key from the stored bytes: it was validated at install time.
         if let Ok(k) = Key::parse(&flow.key_bytes, 0).and_then(|k| FlowKey::from_key(&k)) {
-            self.cls.remove(&k.w, &flow.mask.0.w, flow);
+            self.cls.remove(&k.w, &flow.mask.fmask.0.w, flow);
             if flow.ufid.is_none() {
                 self.by_key.remove(&k);
             }
@@ -278,9 +305,15 @@ impl FlowTable {
         if let Some(u) = &flow.ufid {
             self.by_ufid.remove(u);
         }
-        self.order.remove(&flow.id);
+        if let Some(entry) = self.slots.get_mut(flow.slot as usize) {
+            if entry.take().is_some() {
+                self.free.push(flow.slot);
+                self.count -= 1;
+            }
+        }
+        // The interning map and this flow hold the last two references.
         if Arc::strong_count(&flow.mask) <= 2 {
-            self.masks.remove(&*flow.mask);
+            self.masks.remove(&flow.mask.bytes);
         }
     }
 
@@ -289,7 +322,9 @@ impl FlowTable {
         self.cls.clear();
         self.by_ufid.clear();
         self.by_key.clear();
-        self.order.clear();
+        self.slots.clear();
+        self.free.clear();
+        self.count = 0;
         self.masks.clear();
     }
 
@@ -345,10 +380,9 @@ fn parse_actions(req: &FlowMsg, key: &Key, mask: &Key) -> Result<Option<FlowActi
         return Ok(None);
     };
     let actions = Actions::parse(&raw.bytes, raw.offset)?;
-    validate_actions(&actions, &FlowFacts::from_key(key, Some(mask))).map_err(|e| e.rebase(0))?;
+    validate_actions(&actions, &FlowFacts::from_key(key, Some(mask)))?;
     Ok(Some(FlowActions {
         bytes: raw.bytes.clone().into_boxed_slice(),
-        actions,
     }))
 }
 
@@ -450,7 +484,7 @@ fn same_flow(flow: &Flow, req: &Parsed, req_masked: &FlowKey) -> bool {
     };
     match flow.ufid {
         Some(_) => {
-            let stored_masked = stored.masked(&flow.mask);
+            let stored_masked = stored.masked(&flow.mask.fmask);
             req.fmask
                 .nonzero_words()
                 .all(|i| stored_masked.w[i] == req_masked.w[i])
@@ -579,7 +613,7 @@ struct FlowDump<'r> {
     reg: &'r Registry,
     dp_ifindex: i32,
     ufid_flags: u32,
-    after: u64,
+    next: usize,
     error: i32,
 }
 
@@ -592,13 +626,13 @@ impl Dump for FlowDump<'_> {
             let Some(dp) = st.dps.get(&self.dp_ifindex) else {
                 return DumpStep::Done(-ENODEV);
             };
-            for (&id, flow) in dp.flows.iter_after(self.after) {
+            for flow in dp.flows.iter_from(self.next) {
                 let m = flow.to_msg(dp.ifindex, OvsFlowCmd::OVS_FLOW_CMD_GET, self.ufid_flags);
                 if !buf.is_empty() && buf.len() + m.buffer_len() > budget {
                     return DumpStep::More;
                 }
                 m.emit(buf, FAMILY_FLOW, 0, 0, 0);
-                self.after = id;
+                self.next = flow.slot as usize + 1;
             }
             DumpStep::Done(0)
         })
@@ -620,7 +654,7 @@ pub fn flow_cmd_dump(reg: &Registry, _ctx: &Ctx<'_>, msg: &NlMsg<'_>, out: &mut 
         reg,
         dp_ifindex,
         ufid_flags,
-        after: 0,
+        next: 0,
         error,
     });
 }

@@ -11,6 +11,7 @@
 //! - **Readers** (`lookup`, from packet threads) take no lock and allocate nothing: they load the
 //!   published subtable list and, per subtable, one bucket chain; nodes are immutable once
 //!   published and reclaimed by reference counting when the last reader lets go.
+//! - Only the mask's non-zero words are hashed, compared and stored per flow.
 //! - Bucket chains are immutable linked lists: insertion pushes a new head, removal republishes
 //!   a copy of the prefix before the removed node. A subtable whose load exceeds one entry per
 //!   bucket is rebuilt at twice the size and swapped in whole.
@@ -22,28 +23,28 @@ use std::sync::Arc;
 use arc_swap::{ArcSwap, ArcSwapOption};
 
 /// One published entry of a bucket chain.
-struct Node<const W: usize, T> {
+struct Node<T> {
     hash: u64,
-    /// The masked key's words in the subtable's `lo..hi` range: the rest are zero by
-    /// construction, and keeping only these keeps a flow's footprint small.
+    /// The masked key's words at the subtable's non-zero mask indices: the other words are
+    /// zero by construction, and keeping only these keeps a flow's footprint small.
     key: Box<[u64]>,
     value: Arc<T>,
-    next: Option<Arc<Node<W, T>>>,
+    next: Option<Arc<Node<T>>>,
 }
 
 /// A subtable's bucket array, replaced whole when it grows.
-struct Buckets<const W: usize, T> {
-    slots: Box<[ArcSwapOption<Node<W, T>>]>,
+struct Buckets<T> {
+    slots: Box<[ArcSwapOption<Node<T>>]>,
 }
 
-impl<const W: usize, T> Buckets<W, T> {
+impl<T> Buckets<T> {
     fn new(n: usize) -> Self {
         Buckets {
             slots: (0..n).map(|_| ArcSwapOption::const_empty()).collect(),
         }
     }
-    fn slot(&self, hash: u64) -> &ArcSwapOption<Node<W, T>> {
-        // The slot count is a power of two; the top bits of a good hash index it.
+    fn slot(&self, hash: u64) -> &ArcSwapOption<Node<T>> {
+        // The slot count is a power of two.
         &self.slots[(hash as usize) & (self.slots.len() - 1)]
     }
 }
@@ -51,22 +52,18 @@ impl<const W: usize, T> Buckets<W, T> {
 /// All flows that share one mask.
 pub struct Subtable<const W: usize, T> {
     mask: [u64; W],
-    /// Index range of the mask's non-zero words: hashing and comparing skip the rest.
-    lo: usize,
-    hi: usize,
-    buckets: ArcSwap<Buckets<W, T>>,
+    /// Indices of the mask's non-zero words: only these are hashed, compared and stored.
+    idx: Box<[usize]>,
+    buckets: ArcSwap<Buckets<T>>,
     len: AtomicU64,
     hits: AtomicU64,
 }
 
 impl<const W: usize, T> Subtable<W, T> {
     fn new(mask: [u64; W]) -> Self {
-        let lo = mask.iter().position(|&w| w != 0).unwrap_or(0);
-        let hi = mask.iter().rposition(|&w| w != 0).map_or(0, |i| i + 1);
         Subtable {
             mask,
-            lo,
-            hi,
+            idx: (0..W).filter(|&i| mask[i] != 0).collect(),
             buckets: ArcSwap::from_pointee(Buckets::new(16)),
             len: AtomicU64::new(0),
             hits: AtomicU64::new(0),
@@ -90,20 +87,31 @@ impl<const W: usize, T> Subtable<W, T> {
         self.hits.load(Ordering::Relaxed)
     }
 
-    fn find(&self, hash: u64, masked: &[u64; W]) -> Option<Arc<T>> {
+    /// Gathers `key & mask` at the non-zero mask words into `out`; returns the used prefix.
+    #[inline]
+    fn gather<'o>(&self, key: &[u64; W], out: &'o mut [u64; W]) -> &'o [u64] {
+        let n = self.idx.len();
+        for (o, &i) in out.iter_mut().zip(self.idx.iter()) {
+            *o = key[i] & self.mask[i];
+        }
+        &out[..n]
+    }
+
+    fn find(&self, hash: u64, masked: &[u64]) -> Option<Arc<T>> {
         let buckets = self.buckets.load();
-        let mut cur = buckets.slot(hash).load_full();
+        let head = buckets.slot(hash).load();
+        let mut cur = head.as_ref();
         while let Some(node) = cur {
-            if node.hash == hash && *node.key == masked[self.lo..self.hi] {
+            if node.hash == hash && *node.key == *masked {
                 return Some(node.value.clone());
             }
-            cur = node.next.clone();
+            cur = node.next.as_ref();
         }
         None
     }
 }
 
-/// A set of `(masked key, mask) → value` flows with lock-free lookups.
+/// A set of `(masked key, mask) -> value` flows with lock-free lookups.
 pub struct Classifier<const W: usize, T> {
     subtables: ArcSwap<Vec<Arc<Subtable<W, T>>>>,
     hasher: foldhash::fast::FixedState,
@@ -146,6 +154,7 @@ impl<const W: usize, T> Classifier<W, T> {
         self.subtables.load_full()
     }
 
+    #[inline]
     fn hash(&self, words: &[u64]) -> u64 {
         let mut h = self.hasher.build_hasher();
         for &w in words {
@@ -154,21 +163,14 @@ impl<const W: usize, T> Classifier<W, T> {
         h.finish()
     }
 
-    fn mask_into(key: &[u64; W], mask: &[u64; W], out: &mut [u64; W]) {
-        for ((o, k), m) in out.iter_mut().zip(key).zip(mask) {
-            *o = k & m;
-        }
-    }
-
     /// The flow matching `key`, trying subtables in order; also returns how many subtables were
     /// probed (the kernel's "mask hit" statistic).
     pub fn lookup(&self, key: &[u64; W]) -> (Option<Arc<T>>, u32) {
         let subtables = self.subtables.load();
-        let mut masked = [0u64; W];
+        let mut buf = [0u64; W];
         for (i, st) in subtables.iter().enumerate() {
-            Self::mask_into(key, &st.mask, &mut masked);
-            let hash = self.hash(&masked[st.lo..st.hi]);
-            if let Some(v) = st.find(hash, &masked) {
+            let masked = st.gather(key, &mut buf);
+            if let Some(v) = st.find(self.hash(masked), masked) {
                 st.hits.fetch_add(1, Ordering::Relaxed);
                 return (Some(v), i as u32 + 1);
             }
@@ -180,29 +182,28 @@ impl<const W: usize, T> Classifier<W, T> {
     pub fn find_exact(&self, key: &[u64; W], mask: &[u64; W]) -> Option<Arc<T>> {
         let subtables = self.subtables.load();
         let st = subtables.iter().find(|st| st.mask == *mask)?;
-        let mut masked = [0u64; W];
-        Self::mask_into(key, mask, &mut masked);
-        st.find(self.hash(&masked[st.lo..st.hi]), &masked)
+        let mut buf = [0u64; W];
+        let masked = st.gather(key, &mut buf);
+        st.find(self.hash(masked), masked)
     }
 
     /// Inserts `value` under `key & mask`. The caller holds the write lock and has checked for
     /// duplicates; an identical masked key already present would shadow or be shadowed.
     pub fn insert(&self, key: &[u64; W], mask: &[u64; W], value: Arc<T>) {
         let st = self.subtable_for(mask);
-        let mut masked = [0u64; W];
-        Self::mask_into(key, mask, &mut masked);
-        let hash = self.hash(&masked[st.lo..st.hi]);
+        let mut buf = [0u64; W];
+        let masked = st.gather(key, &mut buf);
+        let hash = self.hash(masked);
         let n = st.len.fetch_add(1, Ordering::Relaxed) + 1;
-        let buckets = st.buckets.load_full();
-        if n as usize > buckets.slots.len() {
-            self.grow(&st, &buckets);
+        if n as usize > st.buckets.load().slots.len() {
+            self.grow(&st);
         }
         let buckets = st.buckets.load();
         let slot = buckets.slot(hash);
         let head = slot.load_full();
         slot.store(Some(Arc::new(Node {
             hash,
-            key: masked[st.lo..st.hi].into(),
+            key: masked.into(),
             value,
             next: head,
         })));
@@ -215,9 +216,9 @@ impl<const W: usize, T> Classifier<W, T> {
         let Some(st) = subtables.iter().find(|st| st.mask == *mask) else {
             return false;
         };
-        let mut masked = [0u64; W];
-        Self::mask_into(key, mask, &mut masked);
-        let hash = self.hash(&masked[st.lo..st.hi]);
+        let mut buf = [0u64; W];
+        let masked = st.gather(key, &mut buf);
+        let hash = self.hash(masked);
         let buckets = st.buckets.load();
         let slot = buckets.slot(hash);
         let head = slot.load_full();
@@ -271,7 +272,7 @@ impl<const W: usize, T> Classifier<W, T> {
     }
 
     fn subtable_for(&self, mask: &[u64; W]) -> Arc<Subtable<W, T>> {
-        let current = self.subtables.load_full();
+        let current = self.subtables.load();
         if let Some(st) = current.iter().find(|st| st.mask == *mask) {
             return st.clone();
         }
@@ -282,20 +283,22 @@ impl<const W: usize, T> Classifier<W, T> {
         st
     }
 
-    fn grow(&self, st: &Subtable<W, T>, old: &Buckets<W, T>) {
+    fn grow(&self, st: &Subtable<W, T>) {
+        let old = st.buckets.load_full();
         let bigger = Buckets::new(old.slots.len() * 2);
         for slot in old.slots.iter() {
-            let mut cur = slot.load_full();
+            let head = slot.load();
+            let mut cur = head.as_ref();
             while let Some(node) = cur {
                 let dst = bigger.slot(node.hash);
-                let head = dst.load_full();
+                let next = dst.load_full();
                 dst.store(Some(Arc::new(Node {
                     hash: node.hash,
                     key: node.key.clone(),
                     value: node.value.clone(),
-                    next: head,
+                    next,
                 })));
-                cur = node.next.clone();
+                cur = node.next.as_ref();
             }
         }
         st.buckets.store(Arc::new(bigger));

@@ -53,3 +53,14 @@ impl BlockedSignals {
         Ok(sig)
     }
 }
+
+/// `SIGALRM`.
+pub const SIGALRM: i32 = libc::SIGALRM;
+
+/// Schedules `SIGALRM` for this process in `secs` seconds (0 cancels). Unless something
+/// handles or blocks it, its default action ends the process, which is how `ovs-dpctl
+/// --timeout` gives up (a shell sees status 142).
+pub fn alarm(secs: u32) {
+    // SAFETY: alarm(2) only arms a per-process timer; it touches no memory of ours.
+    unsafe { libc::alarm(secs) };
+}

@@ -323,6 +323,16 @@ impl FlowKey {
         self.set_tun_opts_len(o.len() as u8);
     }
 
+    /// Copies the tunnel fields of `from` (addresses, id, flags, ports, options and their
+    /// length, `tun_proto`) over those of `self`, leaving every other field alone.
+    #[inline]
+    pub fn copy_tunnel_from(&mut self, from: &FlowKey) {
+        self.w[W_TUN_ID..W_NSH].copy_from_slice(&from.w[W_TUN_ID..W_NSH]);
+        self.w[W_TUN_OPTS..].copy_from_slice(&from.w[W_TUN_OPTS..]);
+        self.set_tun_proto(from.tun_proto());
+        self.set_tun_opts_len(from.tun_opts_len());
+    }
+
     /// `key & mask`, word by word.
     pub fn masked(&self, mask: &FlowMask) -> FlowKey {
         let mut out = self.clone();
