@@ -4,7 +4,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use proptest::prelude::*;
 use userdp::action::{
-    execute, CompiledActions, ExecContext, ExecError, FastRng, OutputMeta, Upcall,
+    execute, reextract_key, CompiledActions, ExecContext, ExecError, FastRng, OutputMeta, Upcall,
 };
 use userdp::port::batch::{Packet, VirtioNetHdr, VlanTag, PLAIN_FRAME_MAX};
 use userdp::port::batch::{VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4};
@@ -261,13 +261,8 @@ impl ExecContext for Fake {
             .push((recirc_id, pkt.data().to_vec(), key.clone()));
     }
     fn update_key(&mut self, pkt: &Packet, key: &mut FlowKey) -> bool {
-        // Stands in for the extractor: records the call and re-reads the ethertype.
         self.key_updates += 1;
-        if key.mac_proto() == MAC_PROTO_ETHERNET {
-            let d = pkt.data();
-            key.set_eth_type(u16::from_be_bytes([d[12], d[13]]));
-        }
-        true
+        reextract_key(pkt, key)
     }
     fn meter(&mut self, meter_id: u32, len: usize) -> bool {
         self.meters.push((meter_id, len));
@@ -834,8 +829,13 @@ fn push_vlan_sets_the_key_and_on_a_tagged_frame_stales_it() {
     assert_eq!(ctx.key_updates, 1);
     let (id, frame, k) = &ctx.recircs[0];
     assert_eq!(*id, 3);
-    assert_eq!(k.recirc_id(), 3);
     assert_eq!(*frame, insert_tag(&tagged, 0x88a8, 0x0005));
+    // Re-extracted: outer 802.1ad VID 5, inner 802.1Q VID 10 (CFI marks both present),
+    // metadata (in_port) kept, recirc id set.
+    assert_eq!((k.vlan_tpid(), k.vlan_tci()), (0x88a8, 0x1005));
+    assert_eq!((k.cvlan_tpid(), k.cvlan_tci()), (0x8100, 0x100a));
+    assert_eq!((k.in_port(), k.recirc_id(), k.eth_type()), (1, 3, 0x0800));
+    assert_eq!(k.tp_dst(), 80);
 }
 
 #[test]
@@ -942,6 +942,17 @@ fn pop_eth_then_push_eth() {
     );
     assert_eq!(ctx.outputs[1].mac_proto, MAC_PROTO_ETHERNET);
     assert_eq!(key.mac_proto(), MAC_PROTO_ETHERNET);
+}
+
+#[test]
+fn recirc_after_pop_eth_re_extracts_an_l3_key() {
+    let (ctx, _, _) = run(vec![Action::PopEth, Action::Recirc(1)], &TCP4);
+    assert_eq!(ctx.key_updates, 1);
+    let (_, frame, k) = &ctx.recircs[0];
+    assert_eq!(*frame, TCP4[14..].to_vec());
+    assert_eq!((k.mac_proto(), k.eth_type()), (MAC_PROTO_NONE, 0x0800));
+    assert_eq!((k.ip_proto(), k.tp_src(), k.tp_dst()), (6, 1234, 80));
+    assert_eq!(k.eth_src(), [0; 6]);
 }
 
 #[test]

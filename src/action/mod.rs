@@ -36,9 +36,10 @@ mod nsh;
 
 use userdp_protocol::errno::{EINVAL, ENOBUFS, EOPNOTSUPP};
 use userdp_protocol::ovs::action::{Action, Actions, OVS_MPLS_L3_TUNNEL_FLAG_MASK};
-use userdp_protocol::ovs::key::{FlowKey, KeyAttr, NshKey, TunnelKey};
+use userdp_protocol::ovs::key::{FlowKey, KeyAttr, NshKey, TunnelKey, MAC_PROTO_ETHERNET};
 use userdp_protocol::Error;
 
+use crate::flow::extract::{extract, extract_l3, Metadata};
 use crate::port::batch::{Packet, PLAIN_FRAME_MAX};
 
 pub use exec::execute;
@@ -128,6 +129,18 @@ pub trait ExecContext {
     /// Gives back a buffer from [`ExecContext::copy_packet`].
     fn free_packet(&mut self, pkt: Packet) {
         drop(pkt);
+    }
+}
+
+/// Re-extracts `key` from `pkt` keeping its metadata, as `ovs_flow_key_update` does: what an
+/// [`ExecContext::update_key`] of a packet thread should call. `false` = the kernel would drop.
+pub fn reextract_key(pkt: &Packet, key: &mut FlowKey) -> bool {
+    let old = key.clone();
+    let md = Metadata::from_key(&old);
+    if old.mac_proto() == MAC_PROTO_ETHERNET {
+        extract(pkt.data(), &md, key).is_ok()
+    } else {
+        extract_l3(pkt.data(), old.eth_type(), &md, key).is_ok()
     }
 }
 
