@@ -22,6 +22,10 @@
 //!   the first action), where the kernel keeps it in `skb->vlan_tci`. Lengths the kernel reads
 //!   from `skb->len` (`trunc`, `check_pkt_len`, meters) therefore exclude an outer tag, so the
 //!   same packet takes the same branch as in the kernel.
+//! * The MAC header is 14 bytes plus at most two in-frame tags (what `key_extract` parses);
+//!   `push_mpls`/`pop_mpls` write the ethertype just before the label, which is where the
+//!   kernel's `skb_mod_eth_type` writes it for a frame with up to one (accelerated) tag. A
+//!   third tag reads as the network protocol, so IP actions do not apply to such frames.
 //!
 //! `ct` needs conntrack (a later issue): compiling it fails with `EOPNOTSUPP` so the control
 //! plane refuses the flow. `ct_clear` has nothing to clear but the key's conntrack fields and
@@ -32,9 +36,10 @@ mod nsh;
 
 use userdp_protocol::errno::{EINVAL, ENOBUFS, EOPNOTSUPP};
 use userdp_protocol::ovs::action::{Action, Actions, OVS_MPLS_L3_TUNNEL_FLAG_MASK};
-use userdp_protocol::ovs::key::{FlowKey, KeyAttr, NshKey, TunnelKey};
+use userdp_protocol::ovs::key::{FlowKey, KeyAttr, NshKey, TunnelKey, MAC_PROTO_ETHERNET};
 use userdp_protocol::Error;
 
+use crate::flow::extract::{extract, extract_l3, Metadata};
 use crate::port::batch::{Packet, PLAIN_FRAME_MAX};
 
 pub use exec::execute;
@@ -124,6 +129,18 @@ pub trait ExecContext {
     /// Gives back a buffer from [`ExecContext::copy_packet`].
     fn free_packet(&mut self, pkt: Packet) {
         drop(pkt);
+    }
+}
+
+/// Re-extracts `key` from `pkt` keeping its metadata, as `ovs_flow_key_update` does: what an
+/// [`ExecContext::update_key`] of a packet thread should call. `false` = the kernel would drop.
+pub fn reextract_key(pkt: &Packet, key: &mut FlowKey) -> bool {
+    let old = key.clone();
+    let md = Metadata::from_key(&old);
+    if old.mac_proto() == MAC_PROTO_ETHERNET {
+        extract(pkt.data(), &md, key).is_ok()
+    } else {
+        extract_l3(pkt.data(), old.eth_type(), &md, key).is_ok()
     }
 }
 
@@ -629,4 +646,88 @@ fn nsh_set(v: &NshKey, m: Option<&NshKey>) -> NshSet {
         s.context_mask[i] = cm[i];
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use userdp_protocol::ovs::action::NshPush;
+
+    #[test]
+    fn nested_lists_follow_their_parent_list() {
+        let c = CompiledActions::compile(&Actions(vec![
+            Action::Clone(vec![Action::Output(1), Action::PopVlan]),
+            Action::Sample {
+                probability: 7,
+                actions: vec![Action::Output(3)],
+            },
+            Action::Output(2),
+        ]))
+        .unwrap();
+        // Top list 0..3, the clone's body 3..5, the sample's body 5..6.
+        assert_eq!(c.top, Span { start: 0, end: 3 });
+        assert_eq!(
+            c.ops,
+            vec![
+                Op::Clone(Span { start: 3, end: 5 }),
+                Op::Sample {
+                    probability: 7,
+                    body: Span { start: 5, end: 6 },
+                },
+                Op::Output(2),
+                Op::Output(1),
+                Op::PopVlan,
+                Op::Output(3),
+            ]
+        );
+        assert_eq!(c.len(), 6);
+    }
+
+    #[test]
+    fn full_set_becomes_a_full_mask_and_masked_values_are_premasked() {
+        let c = CompiledActions::compile(&Actions(vec![
+            Action::Set(KeyAttr::Ipv6(userdp_protocol::ovs::key::Ipv6Key::default())),
+            Action::SetMasked(KeyAttr::SkbMark(0xffff_ffff), KeyAttr::SkbMark(0x0f)),
+        ]))
+        .unwrap();
+        match &c.ops[0] {
+            Op::Ipv6(s) => {
+                assert_eq!(s.src_mask, [0xff; 16]);
+                // Only the 20 label bits: the traffic-class bits beside them are kept.
+                assert_eq!(s.label_mask, 0x000f_ffff);
+            }
+            op => panic!("unexpected {op:?}"),
+        }
+        assert_eq!(
+            c.ops[1],
+            Op::SkbMark {
+                value: 0x0f,
+                mask: 0x0f
+            }
+        );
+    }
+
+    #[test]
+    fn nsh_header_for_md2() {
+        let n = NshPush {
+            flags: 2,
+            ttl: 1,
+            mdtype: 2,
+            np: 1,
+            spi: 1,
+            si: 2,
+            md1: None,
+            md2: Some(vec![0xaa; 4]),
+        };
+        // flags 2 → bits 0x2000, TTL 1 → 0x0040, length 3 words → 0x0003.
+        assert_eq!(
+            nsh::header(&n).unwrap(),
+            [0x20, 0x43, 2, 1, 0, 0, 1, 2, 0xaa, 0xaa, 0xaa, 0xaa]
+        );
+        let too_big = NshPush {
+            md2: Some(vec![0; 249]),
+            ..n
+        };
+        assert_eq!(nsh::header(&too_big), None);
+    }
 }
