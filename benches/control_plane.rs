@@ -45,7 +45,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use userdp::daemon::{Daemon, DaemonConfig};
-use userdp::dp::{DpConfig, PortBackend, Registry, FAMILY_DATAPATH, FAMILY_FLOW};
+use userdp::dp::{DpConfig, Registry, FAMILY_DATAPATH, FAMILY_FLOW};
 use userdp::transport::Client;
 use userdp_protocol::nl::{
     messages, NlaWriter, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_REQUEST,
@@ -111,9 +111,7 @@ fn main() {
     let path = dir.join("sock");
     let daemon = Daemon::start(
         DaemonConfig::new(&path),
-        Arc::new(Registry::new(DpConfig {
-            backend: PortBackend::Dummy,
-        })),
+        Arc::new(Registry::new(DpConfig::dummy())),
     )
     .unwrap();
 

@@ -24,6 +24,8 @@ pub struct DaemonConfig {
     pub threads: usize,
     /// Where to write our pid, removed again on shutdown.
     pub pidfile: Option<PathBuf>,
+    /// Packet threads spin instead of sleeping when idle (`--busy-poll`).
+    pub busy_poll: bool,
 }
 
 impl DaemonConfig {
@@ -33,6 +35,7 @@ impl DaemonConfig {
             socket: socket.into(),
             threads: default_threads(),
             pidfile: None,
+            busy_poll: false,
         }
     }
 }
@@ -118,6 +121,10 @@ impl Drop for DaemonHandle {
 }
 
 /// The service `userdpd` runs: the datapath registry serving the six OVS families and nlctrl.
-pub fn service(_config: &DaemonConfig) -> Arc<dyn Service> {
-    Arc::new(Registry::new(DpConfig::default()))
+pub fn service(config: &DaemonConfig) -> Arc<dyn Service> {
+    Arc::new(Registry::new(DpConfig {
+        threads: config.threads,
+        busy_poll: config.busy_poll,
+        ..DpConfig::default()
+    }))
 }

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod daemon;
 pub mod dp;
 pub mod flow;
+pub mod pmd;
 pub mod port;
 #[allow(unsafe_code)]
 pub mod sys;

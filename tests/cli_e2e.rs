@@ -9,7 +9,7 @@ use userdp::cli::netdev::SysHost;
 use userdp::cli::options::{parse_command_line, Invocation};
 use userdp::cli::{execute, Io};
 use userdp::daemon::{Daemon, DaemonConfig, DaemonHandle};
-use userdp::dp::{DpConfig, PortBackend, Registry};
+use userdp::dp::{DpConfig, Registry};
 use userdp::transport::Client;
 
 struct Env {
@@ -22,9 +22,7 @@ fn start(tag: &str) -> Env {
     let _ = std::fs::create_dir_all(&dir);
     let socket = dir.join("s.sock");
     let _ = std::fs::remove_file(&socket);
-    let service = Arc::new(Registry::new(DpConfig {
-        backend: PortBackend::Dummy,
-    }));
+    let service = Arc::new(Registry::new(DpConfig::dummy()));
     let daemon = Daemon::start(DaemonConfig::new(&socket), service).expect("daemon");
     Env {
         socket,

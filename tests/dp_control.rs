@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use userdp::daemon::{Daemon, DaemonConfig, DaemonHandle};
 use userdp::dp::{
-    DpConfig, PortBackend, Registry, FAMILY_DATAPATH, FAMILY_FLOW, FAMILY_METER, FAMILY_VPORT,
-    GROUP_VPORT,
+    DpConfig, Registry, FAMILY_DATAPATH, FAMILY_FLOW, FAMILY_METER, FAMILY_VPORT, GROUP_VPORT,
 };
 use userdp::transport::Client;
 use userdp_protocol::errno::*;
@@ -52,9 +51,7 @@ fn fx() -> Fx {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("sock");
-    let reg = Arc::new(Registry::new(DpConfig {
-        backend: PortBackend::Dummy,
-    }));
+    let reg = Arc::new(Registry::new(DpConfig::dummy()));
     let daemon = Daemon::start(DaemonConfig::new(&path), reg).unwrap();
     Fx {
         path,

@@ -29,6 +29,9 @@ struct Args {
     /// Write the daemon's pid to this file.
     #[arg(long)]
     pidfile: Option<PathBuf>,
+    /// Packet threads spin on their queues instead of sleeping when idle (costs a core each).
+    #[arg(long)]
+    busy_poll: bool,
 }
 
 fn main() -> ExitCode {
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
     };
     let mut config = DaemonConfig::new(args.socket);
     config.pidfile = args.pidfile;
+    config.busy_poll = args.busy_poll;
     if let Some(n) = args.threads {
         config.threads = n.max(1);
     }

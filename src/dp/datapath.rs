@@ -20,7 +20,9 @@ use super::flow::FlowTable;
 use super::meter::Meter;
 use super::vport::Vport;
 use super::{missing, Ctx, Outcome, Registry, State, FAMILY_DATAPATH, GROUP_DATAPATH};
+use crate::pmd::{Dispatch, DpShared};
 use crate::transport::{Dump, DumpStep, Responder};
+use arc_swap::ArcSwap;
 
 /// The kernel's default per-CPU masks cache size (`MC_DEFAULT_HASH_ENTRIES`).
 pub const MC_DEFAULT_HASH_ENTRIES: u32 = 256;
@@ -61,6 +63,8 @@ pub struct Datapath {
     pub meters: HashMap<u32, Arc<Meter>>,
     /// Packet counters.
     pub counters: Arc<DpCounters>,
+    /// What packet threads read of this datapath.
+    pub shared: Arc<DpShared>,
 }
 
 impl Datapath {
@@ -100,6 +104,15 @@ impl Datapath {
         buf
     }
 
+    /// Publishes the dispatch settings and meters for packet threads.
+    pub fn publish(&self) {
+        self.shared.dispatch.store(Arc::new(Dispatch {
+            user_features: self.user_features,
+            per_cpu_pids: self.per_cpu_pids.clone(),
+        }));
+        self.shared.meters.store(Arc::new(self.meters.clone()));
+    }
+
     /// Applies features, masks-cache size and per-CPU pids as `ovs_dp_change` does: an absent
     /// `USER_FEATURES` resets the features to 0.
     fn change(&mut self, req: &DatapathMsg) {
@@ -114,6 +127,7 @@ impl Datapath {
         } else {
             self.per_cpu_pids.clear();
         }
+        self.publish();
     }
 }
 
@@ -162,7 +176,7 @@ pub fn dp_cmd_new(reg: &Registry, ctx: &Ctx<'_>, req: &DatapathMsg) -> Result<Ou
         if st.dps.values().any(|dp| dp.name == name) {
             return Err(Error::new(EEXIST, 0, "a datapath with that name exists"));
         }
-        let local = Vport::create(
+        let (local, queues) = Vport::create(
             reg,
             st,
             OVSP_LOCAL,
@@ -172,6 +186,17 @@ pub fn dp_cmd_new(reg: &Registry, ctx: &Ctx<'_>, req: &DatapathMsg) -> Result<Ou
             None,
         )?;
         let ifindex = local.device.ifindex() as i32;
+        let counters: Arc<DpCounters> = Arc::default();
+        let flows = FlowTable::default();
+        let shared = Arc::new(DpShared {
+            ifindex,
+            counters: counters.clone(),
+            flows: flows.cls.clone(),
+            dispatch: ArcSwap::from_pointee(Dispatch::default()),
+            meters: ArcSwap::from_pointee(HashMap::new()),
+            notifier: reg.notifier().cloned(),
+            hash_seed: reg.hash_seed(),
+        });
         let mut dp = Datapath {
             name: name.to_owned(),
             ifindex,
@@ -179,11 +204,13 @@ pub fn dp_cmd_new(reg: &Registry, ctx: &Ctx<'_>, req: &DatapathMsg) -> Result<Ou
             masks_cache_size: MC_DEFAULT_HASH_ENTRIES,
             per_cpu_pids: Vec::new(),
             ports: BTreeMap::new(),
-            flows: FlowTable::default(),
+            flows,
             meters: HashMap::new(),
-            counters: Arc::default(),
+            counters,
+            shared,
         };
         dp.change(req);
+        local.attach(reg, &dp.shared, queues);
         dp.ports.insert(OVSP_LOCAL, local);
         let msg = dp.encode(OvsDpCmd::OVS_DP_CMD_NEW, 0, ctx.seq, ctx.peer.portid);
         st.dps.insert(ifindex, dp);
@@ -202,9 +229,20 @@ pub fn dp_cmd_del(reg: &Registry, ctx: &Ctx<'_>, req: &DatapathMsg) -> Result<Ou
             .remove(&ifindex)
             .ok_or(Error::new(ENODEV, 0, "no such datapath"))?;
         let msg = dp.encode(OvsDpCmd::OVS_DP_CMD_DEL, 0, ctx.seq, ctx.peer.portid);
-        let local = dp.ports.remove(&OVSP_LOCAL);
-        dp.ports.clear();
-        drop(local);
+        // Non-local ports first, then the local port, as the kernel tears a datapath down.
+        let order: Vec<u32> = dp
+            .ports
+            .keys()
+            .copied()
+            .filter(|&p| p != OVSP_LOCAL)
+            .chain([OVSP_LOCAL])
+            .collect();
+        for port_no in order {
+            if let Some(v) = dp.ports.remove(&port_no) {
+                v.detach(reg, ifindex);
+            }
+        }
+        dp.flows.flush();
         Ok((msg, dp))
     })?;
     tracing::info!(datapath = dp.name, "deleted datapath");

@@ -5,7 +5,7 @@
 //! `flow_table.c` for the identity rules (UFID vs unmasked key).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -23,6 +23,7 @@ use userdp_protocol::ovs::OvsHeader;
 use userdp_protocol::{Error, Result};
 
 use super::{Ctx, Outcome, Registry, FAMILY_FLOW, GROUP_FLOW};
+use crate::action::CompiledActions;
 use crate::flow::classifier::Classifier;
 use crate::transport::{Dump, DumpStep, Responder};
 
@@ -57,6 +58,8 @@ impl Ufid {
 pub struct FlowActions {
     /// The `OVS_FLOW_ATTR_ACTIONS` payload as installed.
     pub bytes: Box<[u8]>,
+    /// What packet threads execute.
+    pub compiled: CompiledActions,
 }
 
 /// A mask shared by every flow installed with it: the fast-path form and the bytes to echo.
@@ -115,9 +118,16 @@ pub struct Flow {
     pub actions: ArcSwap<FlowActions>,
     /// Counters.
     pub stats: FlowStats,
+    /// Set when the flow leaves the table, so cached references stop matching.
+    pub dead: AtomicBool,
 }
 
 impl Flow {
+    /// True once the flow has been deleted (exact-match caches must not use it any more).
+    pub fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::Relaxed)
+    }
+
     /// The reply message for this flow, honouring the `OMIT_*` flags for UFID flows.
     pub fn to_msg(&self, dp_ifindex: i32, cmd: OvsFlowCmd, ufid_flags: u32) -> FlowMsg {
         let mut m = FlowMsg::new(cmd, dp_ifindex);
@@ -278,6 +288,7 @@ impl FlowTable {
             mask,
             actions: ArcSwap::from_pointee(actions),
             stats: FlowStats::default(),
+            dead: AtomicBool::new(false),
         });
         self.cls
             .insert(&m.fkey.w, &flow.mask.fmask.0.w, flow.clone());
@@ -295,6 +306,7 @@ impl FlowTable {
     }
 
     fn remove(&mut self, flow: &Arc<Flow>) {
+        flow.dead.store(true, Ordering::Relaxed);
         // Re-derive the unmasked key from the stored bytes: it was validated at install time.
         if let Ok(k) = Key::parse(&flow.key_bytes, 0).and_then(|k| FlowKey::from_key(&k)) {
             self.cls.remove(&k.w, &flow.mask.fmask.0.w, flow);
@@ -319,6 +331,9 @@ impl FlowTable {
 
     /// Removes every flow (`ovs_flow_tbl_flush`).
     pub fn flush(&mut self) {
+        for f in self.slots.iter().flatten() {
+            f.dead.store(true, Ordering::Relaxed);
+        }
         self.cls.clear();
         self.by_ufid.clear();
         self.by_key.clear();
@@ -381,8 +396,12 @@ fn parse_actions(req: &FlowMsg, key: &Key, mask: &Key) -> Result<Option<FlowActi
     };
     let actions = Actions::parse(&raw.bytes, raw.offset)?;
     validate_actions(&actions, &FlowFacts::from_key(key, Some(mask)))?;
+    // Compilation refuses what the fast path cannot run (conntrack), so OVS's probes see it
+    // missing; the error points at the action list.
+    let compiled = CompiledActions::compile(&actions).map_err(|e| e.rebase(raw.offset))?;
     Ok(Some(FlowActions {
         bytes: raw.bytes.clone().into_boxed_slice(),
+        compiled,
     }))
 }
 

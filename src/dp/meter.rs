@@ -323,6 +323,7 @@ mod cmd {
                             put_stats(&mut out, &old);
                         }
                     }
+                    dp.publish();
                     Ok(())
                 })?;
                 return Ok(reply(&out, ctx));
@@ -346,6 +347,7 @@ mod cmd {
                     if let Some(old) = dp.meters.remove(&id) {
                         put_stats(&mut out, &old);
                     }
+                    dp.publish();
                     Ok(())
                 })?;
             }

@@ -13,8 +13,10 @@
 //!   the critical section only looks up, mutates and publishes.
 //! - Packet threads never take it: they read what the control plane publishes (the flow
 //!   classifier's lock-free tables, atomics for statistics).
-//! - Lock order: `state` → (nothing). The transport's per-connection send lock is only taken
-//!   after `state` has been released.
+//! - Lock order: `state` → `pmd`. Holding `pmd`, the control plane may wait for packet
+//!   threads to acknowledge a port removal; they never take either lock, so this cannot
+//!   deadlock. The transport's per-connection send lock is only taken after `state` has been
+//!   released.
 
 pub mod ct_limit;
 pub mod ctrl;
@@ -27,6 +29,8 @@ pub mod vport;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+use std::hash::BuildHasher;
+
 use parking_lot::Mutex;
 use userdp_protocol::errno::{EINVAL, ENOENT, EOPNOTSUPP, EPERM};
 use userdp_protocol::genl::ctrl::{FamilyInfo, FamilySpec, GENL_ADMIN_PERM, GENL_UNS_ADMIN_PERM};
@@ -38,6 +42,7 @@ use userdp_protocol::ovs::{
 };
 use userdp_protocol::Error;
 
+use crate::pmd::Pmd;
 use crate::transport::{Notifier, Peer, Responder, Service};
 
 /// Family id of `ovs_datapath`. Ids are fixed so they stay stable across daemon restarts
@@ -115,10 +120,34 @@ pub enum PortBackend {
 }
 
 /// Configuration of the datapath service.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct DpConfig {
     /// Port backing.
     pub backend: PortBackend,
+    /// Packet threads.
+    pub threads: usize,
+    /// Packet threads spin instead of sleeping when idle.
+    pub busy_poll: bool,
+}
+
+impl Default for DpConfig {
+    fn default() -> Self {
+        DpConfig {
+            backend: PortBackend::System,
+            threads: 1,
+            busy_poll: false,
+        }
+    }
+}
+
+impl DpConfig {
+    /// Memory-backed ports (tests), one packet thread.
+    pub fn dummy() -> Self {
+        DpConfig {
+            backend: PortBackend::Dummy,
+            ..DpConfig::default()
+        }
+    }
 }
 
 /// Everything the control lock protects.
@@ -151,6 +180,8 @@ pub struct Registry {
     cfg: DpConfig,
     state: Mutex<State>,
     notifier: OnceLock<Notifier>,
+    pmd: Mutex<Option<Pmd>>,
+    hash_seed: u32,
 }
 
 impl std::fmt::Debug for Registry {
@@ -192,7 +223,18 @@ impl Ctx<'_> {
 
 impl Registry {
     /// A registry with no datapath.
+    ///
+    /// Packet threads start with it; if they cannot (no eventfd or epoll), the registry still
+    /// serves the control plane and ports carry no traffic.
     pub fn new(cfg: DpConfig) -> Self {
+        let pmd = match Pmd::start(cfg.threads, cfg.busy_poll) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start packet threads");
+                None
+            }
+        };
+        let hash_seed = foldhash::fast::RandomState::default().hash_one(0x6861_7368_u64) as u32;
         Registry {
             cfg,
             state: Mutex::new(State {
@@ -200,7 +242,24 @@ impl Registry {
                 ..State::default()
             }),
             notifier: OnceLock::new(),
+            pmd: Mutex::new(pmd),
+            hash_seed,
         }
+    }
+
+    /// Runs `f` with the packet threads, if they run.
+    pub fn with_pmd<R>(&self, f: impl FnOnce(&Pmd) -> R) -> Option<R> {
+        self.pmd.lock().as_ref().map(f)
+    }
+
+    /// Number of packet threads (the number of queues each port gets).
+    pub fn n_threads(&self) -> usize {
+        self.with_pmd(Pmd::n_threads).unwrap_or(1)
+    }
+
+    /// The seed of the `hash` action's L4 hash.
+    pub fn hash_seed(&self) -> u32 {
+        self.hash_seed
     }
 
     /// The configuration.
@@ -301,8 +360,12 @@ impl Service for Registry {
     }
 
     fn shutdown(&self) {
-        // Dropping the datapaths closes every TAP device we created, as unloading the kernel
-        // module removes its internal ports.
+        // Stopping the packet threads drops every queue, which closes the TAP devices we
+        // created (as unloading the kernel module removes its internal ports) and removes the
+        // host-side drop filters of attached interfaces.
+        if let Some(mut pmd) = self.pmd.lock().take() {
+            pmd.shutdown();
+        }
         let mut st = self.state.lock();
         st.dps.clear();
     }
@@ -311,4 +374,20 @@ impl Service for Registry {
 /// `EINVAL` for a request missing a required attribute.
 pub(crate) fn missing(what: &'static str) -> Error {
     Error::new(EINVAL, 0, what)
+}
+
+impl Registry {
+    /// The test side of a memory-backed port (`PortBackend::Dummy`), by datapath and port name.
+    pub fn dummy_port(&self, port_name: &str) -> Option<crate::port::dummy::DummyPort> {
+        self.with_state(|st| {
+            st.dps
+                .values()
+                .flat_map(|dp| dp.ports.values())
+                .find(|p| p.name == port_name)
+                .and_then(|p| match &p.device {
+                    crate::port::Device::Dummy { port, .. } => Some(port.clone()),
+                    _ => None,
+                })
+        })
+    }
 }

@@ -17,8 +17,10 @@ use userdp_protocol::{Error, Result};
 
 use super::datapath::Datapath;
 use super::{missing, Ctx, Outcome, PortBackend, Registry, State, FAMILY_VPORT, GROUP_VPORT};
+use crate::pmd::{DpShared, PortShared};
 use crate::port::Device;
 use crate::transport::{Dump, DumpStep, Responder};
+use arc_swap::ArcSwap;
 
 /// Counters the datapath keeps itself (dummy ports; drops on any port).
 #[derive(Debug, Default)]
@@ -46,6 +48,8 @@ pub struct Vport {
     pub name: String,
     /// `OVS_VPORT_ATTR_UPCALL_PID`: where misses from this port go.
     pub upcall_pids: Vec<u32>,
+    /// What packet threads read of this port (pids, counters).
+    pub shared: Arc<PortShared>,
     /// `OVS_VPORT_ATTR_OPTIONS` as given at creation.
     pub options: Option<VportOptions>,
     /// The device behind the port.
@@ -53,6 +57,9 @@ pub struct Vport {
     /// Counters kept by the datapath.
     pub counters: Arc<VportCounters>,
 }
+
+/// The queues of a port being created, before packet threads take them.
+pub type NewQueues = crate::port::Queues;
 
 fn io_errno(e: std::io::Error, what: &'static str) -> Error {
     Error::new(e.raw_os_error().unwrap_or(EINVAL), 0, what)
@@ -68,15 +75,18 @@ impl Vport {
         name: &str,
         upcall_pids: Vec<u32>,
         options: Option<VportOptions>,
-    ) -> Result<Vport> {
+    ) -> Result<(Vport, NewQueues)> {
+        let n = reg.n_threads();
         let attached = st
             .dps
             .values()
             .flat_map(|dp| dp.ports.values())
             .find(|p| p.name == name);
-        let device = match (kind, reg.config().backend) {
-            (OvsVportType::OVS_VPORT_TYPE_INTERNAL, PortBackend::System) => Device::internal(name)
-                .map_err(|e| io_errno(e, "cannot create the internal device"))?,
+        let (device, queues) = match (kind, reg.config().backend) {
+            (OvsVportType::OVS_VPORT_TYPE_INTERNAL, PortBackend::System) => {
+                Device::internal(name, n)
+                    .map_err(|e| io_errno(e, "cannot create the internal device"))?
+            }
             (OvsVportType::OVS_VPORT_TYPE_NETDEV, PortBackend::System) => {
                 if let Some(p) = attached {
                     // An internal port of ours is a device we own, never a netdev to attach;
@@ -87,7 +97,7 @@ impl Vport {
                         Error::new(EBUSY, 0, "device is already attached to a datapath")
                     });
                 }
-                Device::netdev(name).map_err(|e| io_errno(e, "cannot attach to the device"))?
+                Device::netdev(name, n).map_err(|e| io_errno(e, "cannot attach to the device"))?
             }
             (
                 OvsVportType::OVS_VPORT_TYPE_INTERNAL | OvsVportType::OVS_VPORT_TYPE_NETDEV,
@@ -97,21 +107,48 @@ impl Vport {
                     return Err(Error::new(EEXIST, 0, "a device with that name exists"));
                 }
                 st.next_dummy_ifindex += 1;
-                Device::Dummy {
-                    ifindex: st.next_dummy_ifindex,
-                }
+                Device::dummy(st.next_dummy_ifindex, n)
+                    .map_err(|e| io_errno(e, "cannot create a memory port"))?
             }
             _ => return Err(Error::new(EAFNOSUPPORT, 0, "unsupported vport type")),
         };
-        Ok(Vport {
+        let counters: Arc<VportCounters> = Arc::default();
+        let shared = Arc::new(PortShared {
+            port_no,
+            upcall_pids: ArcSwap::from_pointee(upcall_pids.clone()),
+            counters: counters.clone(),
+        });
+        let vport = Vport {
             port_no,
             kind,
             name: name.to_owned(),
             upcall_pids,
+            shared,
             options,
             device,
-            counters: Arc::default(),
-        })
+            counters,
+        };
+        Ok((vport, queues))
+    }
+
+    /// Hands the port's queues to the packet threads, queue `i` to thread `i`.
+    pub fn attach(&self, reg: &Registry, dp: &Arc<DpShared>, queues: NewQueues) {
+        reg.with_pmd(|pmd| {
+            for (i, q) in queues.into_iter().enumerate() {
+                pmd.add_port(i, dp.clone(), self.shared.clone(), q);
+            }
+        });
+    }
+
+    /// Takes the port's queues back from the packet threads, which closes the device.
+    pub fn detach(self, reg: &Registry, dp_ifindex: i32) {
+        reg.with_pmd(|pmd| pmd.remove_port(dp_ifindex, self.port_no));
+    }
+
+    /// Sets new upcall pids and publishes them.
+    pub fn set_upcall_pids(&mut self, pids: Vec<u32>) {
+        self.shared.upcall_pids.store(Arc::new(pids.clone()));
+        self.upcall_pids = pids;
     }
 
     /// Statistics as `ovs_vport_get_stats` reports them: the device's own counters for real
@@ -263,12 +300,14 @@ pub fn vport_cmd_new(reg: &Registry, ctx: &Ctx<'_>, req: VportMsg) -> Result<Out
             n => n,
         };
         let dp_ifindex = dp.ifindex;
-        let vport = Vport::create(reg, st, port_no, kind, name, pids, req.options.clone())?;
+        let (vport, queues) =
+            Vport::create(reg, st, port_no, kind, name, pids, req.options.clone())?;
         let dp = st
             .dps
             .get_mut(&dp_ifindex)
             .ok_or(Error::new(ENODEV, 0, "no such datapath"))?;
         let msg = vport.encode(dp, OvsVportCmd::OVS_VPORT_CMD_NEW, ctx.seq, ctx.peer.portid);
+        vport.attach(reg, &dp.shared, queues);
         dp.ports.insert(port_no, vport);
         Ok(msg)
     })?;
@@ -278,7 +317,7 @@ pub fn vport_cmd_new(reg: &Registry, ctx: &Ctx<'_>, req: VportMsg) -> Result<Out
 
 /// OVS_VPORT_CMD_DEL: the local port cannot be removed.
 pub fn vport_cmd_del(reg: &Registry, ctx: &Ctx<'_>, req: &VportMsg) -> Result<Outcome> {
-    let (msg, vport) = reg.with_state(|st| -> Result<_> {
+    let (msg, name) = reg.with_state(|st| -> Result<_> {
         let (dp_ifindex, port_no) = lookup(st, req)?;
         if port_no == OVSP_LOCAL {
             return Err(Error::new(EINVAL, 0, "the local port cannot be deleted"));
@@ -292,10 +331,11 @@ pub fn vport_cmd_del(reg: &Registry, ctx: &Ctx<'_>, req: &VportMsg) -> Result<Ou
             .remove(&port_no)
             .ok_or(Error::new(ENODEV, 0, "no such port"))?;
         let msg = vport.encode(dp, OvsVportCmd::OVS_VPORT_CMD_DEL, ctx.seq, ctx.peer.portid);
-        Ok((msg, vport))
+        let name = vport.name.clone();
+        vport.detach(reg, dp_ifindex);
+        Ok((msg, name))
     })?;
-    tracing::info!(port = vport.name, "deleted port");
-    drop(vport);
+    tracing::info!(port = name, "deleted port");
     Ok(publish(reg, ctx, msg))
 }
 
@@ -339,7 +379,7 @@ pub fn vport_cmd_set(reg: &Registry, ctx: &Ctx<'_>, req: &VportMsg) -> Result<Ou
             return Err(Error::new(EOPNOTSUPP, 0, "port options cannot change"));
         }
         if let Some(pids) = &req.upcall_pids {
-            vport.upcall_pids = pids.clone();
+            vport.set_upcall_pids(pids.clone());
         }
         let vport = dp
             .ports

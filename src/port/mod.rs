@@ -14,7 +14,11 @@ use std::io;
 
 use userdp_protocol::ovs::vport::OvsVportStats;
 
-use crate::sys::netdev::{self, Tap};
+use crate::pmd::Queue;
+use crate::sys::netdev;
+use afpacket::NetdevPort;
+use dummy::DummyPort;
+use internal::InternalPort;
 
 /// `ARPHRD_ETHER`.
 const ARPHRD_ETHER: u16 = 1;
@@ -23,12 +27,17 @@ const ARPHRD_NONE: u16 = 0xfffe;
 /// `IFF_LOOPBACK`.
 const IFF_LOOPBACK: u32 = 0x8;
 
-/// The device behind a vport.
+/// The device behind a vport. Its queues live in the packet threads; the device goes away
+/// when they have all been dropped (a TAP closes with its last queue, an AF_PACKET port's
+/// host-side drop filter is removed with its last socket).
 #[derive(Debug)]
 pub enum Device {
-    /// A TAP device created for an internal port; removed when dropped.
-    Internal(Tap),
-    /// An existing interface, looked up by name when the port was added.
+    /// A TAP device created for an internal port.
+    Internal {
+        /// The TAP's ifindex.
+        ifindex: u32,
+    },
+    /// An existing interface, attached with AF_PACKET sockets.
     Netdev {
         /// Its ifindex at attach time.
         ifindex: u32,
@@ -37,17 +46,66 @@ pub enum Device {
     Dummy {
         /// The made-up ifindex reported for the port.
         ifindex: u32,
+        /// The test side of the queues.
+        port: DummyPort,
     },
 }
 
+/// The queues of a new device, one per packet thread.
+pub type Queues = Vec<Box<dyn Queue>>;
+
 impl Device {
-    /// The ifindex reported in `OVS_VPORT_ATTR_IFINDEX` (0 for dummy ports).
+    /// The ifindex reported in `OVS_VPORT_ATTR_IFINDEX`.
     pub fn ifindex(&self) -> u32 {
         match self {
-            Device::Internal(tap) => tap.ifindex(),
-            Device::Netdev { ifindex } => *ifindex,
-            Device::Dummy { ifindex } => *ifindex,
+            Device::Internal { ifindex }
+            | Device::Netdev { ifindex }
+            | Device::Dummy { ifindex, .. } => *ifindex,
         }
+    }
+
+    /// Creates the TAP device of an internal port with `n` queues. `EEXIST` if a netdev has
+    /// that name.
+    pub fn internal(name: &str, n: usize) -> io::Result<(Device, Queues)> {
+        let port = InternalPort::create(name, n)?;
+        let ifindex = port.ifindex();
+        let queues = port
+            .into_queues()
+            .into_iter()
+            .map(|q| Box::new(q) as Box<dyn Queue>)
+            .collect();
+        Ok((Device::Internal { ifindex }, queues))
+    }
+
+    /// Attaches to the existing interface `name` with the kernel's checks: `ENODEV` if it does
+    /// not exist, `EINVAL` for loopback or non-Ethernet devices (the caller checks for another
+    /// datapath's ports).
+    pub fn netdev(name: &str, n: usize) -> io::Result<(Device, Queues)> {
+        let ifindex = netdev::ifindex(name)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc_errno::ENODEV))?;
+        if netdev::flags(name)? & IFF_LOOPBACK != 0 {
+            return Err(io::Error::from_raw_os_error(libc_errno::EINVAL));
+        }
+        let (_, hwtype) = netdev::hwaddr(name)?;
+        if hwtype != ARPHRD_ETHER && hwtype != ARPHRD_NONE {
+            return Err(io::Error::from_raw_os_error(libc_errno::EINVAL));
+        }
+        let port = NetdevPort::open(name, n)?;
+        let queues = port
+            .into_queues()
+            .into_iter()
+            .map(|q| Box::new(q) as Box<dyn Queue>)
+            .collect();
+        Ok((Device::Netdev { ifindex }, queues))
+    }
+
+    /// A memory port with `n` queues sharing its rings.
+    pub fn dummy(ifindex: u32, n: usize) -> io::Result<(Device, Queues)> {
+        let port = DummyPort::new()?;
+        let queues = (0..n.max(1))
+            .map(|_| Box::new(port.queue()) as Box<dyn Queue>)
+            .collect();
+        Ok((Device::Dummy { ifindex, port }, queues))
     }
 
     /// The device's own counters from sysfs, as `dev_get_stats` reports them, for real devices.
@@ -71,27 +129,6 @@ impl Device {
             rx_dropped: read("rx_dropped"),
             tx_dropped: read("tx_dropped"),
         })
-    }
-
-    /// Creates the TAP device of an internal port. `EEXIST` if a netdev has that name.
-    pub fn internal(name: &str) -> io::Result<Device> {
-        Tap::create(name).map(Device::Internal)
-    }
-
-    /// Attaches to the existing interface `name` with the kernel's checks: `ENODEV` if it does
-    /// not exist, `EINVAL` for loopback, non-Ethernet devices, or another datapath's internal
-    /// port (the caller checks the last against its own ports).
-    pub fn netdev(name: &str) -> io::Result<Device> {
-        let ifindex = netdev::ifindex(name)
-            .ok_or_else(|| io::Error::from_raw_os_error(libc_errno::ENODEV))?;
-        if netdev::flags(name)? & IFF_LOOPBACK != 0 {
-            return Err(io::Error::from_raw_os_error(libc_errno::EINVAL));
-        }
-        let (_, hwtype) = netdev::hwaddr(name)?;
-        if hwtype != ARPHRD_ETHER && hwtype != ARPHRD_NONE {
-            return Err(io::Error::from_raw_os_error(libc_errno::EINVAL));
-        }
-        Ok(Device::Netdev { ifindex })
     }
 }
 

@@ -1,0 +1,541 @@
+//! One packet thread: its queues, exact-match cache, output batches and the poll loop.
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::Arc;
+
+use userdp_protocol::nl::NlaWriter;
+use userdp_protocol::ovs::common::RawAttrs;
+use userdp_protocol::ovs::datapath::{OVS_DP_F_DISPATCH_UPCALL_PER_CPU, OVS_DP_F_UNALIGNED};
+use userdp_protocol::ovs::key::{FlowKey, MAC_PROTO_ETHERNET};
+use userdp_protocol::ovs::packet::{OvsPacketCmd, PacketMsg};
+
+use super::{Cmd, DpShared, ExecJob, PortShared, Queue, ThreadStats};
+use crate::action::{execute, ExecContext, FastRng, OutputMeta, Upcall};
+use crate::dp::flow::Flow;
+use crate::dp::FAMILY_PACKET;
+use crate::flow::extract::{extract, Metadata};
+use crate::port::batch::{Packet, PacketBatch, VirtioNetHdr, MAX_BURST};
+use crate::sys::clock::monotonic_ms;
+use crate::sys::epoll::{Epoll, Events};
+use crate::sys::eventfd::EventFd;
+
+/// Bursts read from one queue before moving to the next (fairness between ports).
+const BURSTS_PER_QUEUE: usize = 4;
+/// Exact-match cache size (entries; a power of two).
+const EMC_ENTRIES: usize = 4096;
+/// Recirculations of one packet before it is dropped (the kernel's recursion limit).
+const MAX_RECIRC_DEPTH: usize = 8;
+/// epoll token of the wake-up eventfd.
+const WAKE_TOKEN: u64 = u64::MAX;
+
+struct PortEntry {
+    dp: Arc<DpShared>,
+    port: Arc<PortShared>,
+    queue: Box<dyn Queue>,
+    out: PacketBatch,
+}
+
+struct EmcEntry {
+    hash: u64,
+    key: FlowKey,
+    flow: Option<Arc<Flow>>,
+}
+
+/// A direct-mapped cache from full packet keys to flows, private to the thread. Entries whose
+/// flow was deleted are recognised by the flow's `dead` flag.
+struct Emc {
+    entries: Box<[EmcEntry]>,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl Emc {
+    fn new() -> Emc {
+        let seed = foldhash::fast::RandomState::default().hash_one(0xe3c_u64);
+        Emc {
+            entries: (0..EMC_ENTRIES)
+                .map(|_| EmcEntry {
+                    hash: 0,
+                    key: FlowKey::default(),
+                    flow: None,
+                })
+                .collect(),
+            hasher: foldhash::fast::FixedState::with_seed(seed),
+        }
+    }
+    fn hash(&self, key: &FlowKey) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        for &w in &key.w {
+            h.write_u64(w);
+        }
+        h.finish()
+    }
+    fn lookup(&self, hash: u64, key: &FlowKey) -> Option<&Arc<Flow>> {
+        let e = &self.entries[hash as usize & (EMC_ENTRIES - 1)];
+        match &e.flow {
+            Some(f) if e.hash == hash && !f.is_dead() && e.key == *key => Some(f),
+            _ => None,
+        }
+    }
+    fn insert(&mut self, hash: u64, key: &FlowKey, flow: &Arc<Flow>) {
+        let e = &mut self.entries[hash as usize & (EMC_ENTRIES - 1)];
+        e.hash = hash;
+        e.key.w = key.w;
+        e.flow = Some(flow.clone());
+    }
+}
+
+pub(super) struct PacketThread {
+    cmds: Receiver<Cmd>,
+    wake: Arc<EventFd>,
+    stop: Arc<AtomicBool>,
+    stats: Arc<ThreadStats>,
+    busy_poll: bool,
+    epoll: Epoll,
+    ports: Vec<PortEntry>,
+    rx: PacketBatch,
+    state: State,
+}
+
+/// Everything per-packet processing mutates besides the ports.
+struct State {
+    emc: Emc,
+    rng: FastRng,
+    recirc: Vec<(Packet, FlowKey)>,
+    upcall_buf: Vec<u8>,
+    key: FlowKey,
+    now_ms: u64,
+    idx: usize,
+}
+
+impl PacketThread {
+    pub(super) fn new(
+        idx: usize,
+        cmds: Receiver<Cmd>,
+        wake: Arc<EventFd>,
+        stop: Arc<AtomicBool>,
+        stats: Arc<ThreadStats>,
+        busy_poll: bool,
+    ) -> std::io::Result<PacketThread> {
+        let epoll = Epoll::new()?;
+        epoll.add(wake.fd(), WAKE_TOKEN)?;
+        Ok(PacketThread {
+            cmds,
+            wake,
+            stop,
+            stats,
+            busy_poll,
+            epoll,
+            ports: Vec::new(),
+            rx: PacketBatch::new(true),
+            state: State {
+                emc: Emc::new(),
+                rng: FastRng::new(0x9e37_79b9 ^ idx as u64),
+                recirc: Vec::new(),
+                upcall_buf: Vec::with_capacity(2048),
+                key: FlowKey::default(),
+                now_ms: 0,
+                idx,
+            },
+        })
+    }
+
+    fn reregister(&mut self) {
+        for (i, p) in self.ports.iter().enumerate() {
+            let fd = p.queue.fd();
+            if self.epoll.modify(fd, i as u64).is_err() {
+                let _ = self.epoll.add(fd, i as u64);
+            }
+        }
+    }
+
+    fn handle_cmds(&mut self) {
+        loop {
+            match self.cmds.try_recv() {
+                Ok(Cmd::AddPort { dp, port, queue }) => {
+                    let _ = self.epoll.add(queue.fd(), self.ports.len() as u64);
+                    self.ports.push(PortEntry {
+                        dp,
+                        port,
+                        queue,
+                        out: PacketBatch::new(true),
+                    });
+                }
+                Ok(Cmd::RemovePort {
+                    dp_ifindex,
+                    port_no,
+                    done,
+                }) => {
+                    if let Some(i) = self
+                        .ports
+                        .iter()
+                        .position(|p| p.dp.ifindex == dp_ifindex && p.port.port_no == port_no)
+                    {
+                        let p = self.ports.swap_remove(i);
+                        let _ = self.epoll.delete(p.queue.fd());
+                        drop(p);
+                        self.reregister();
+                    }
+                    let _ = done.send(());
+                }
+                Ok(Cmd::Exec(job)) => self.run_exec(*job),
+                Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => return,
+            }
+        }
+    }
+
+    pub(super) fn run(mut self) {
+        let mut events = Events::with_capacity(64);
+        while !self.stop.load(Ordering::Acquire) {
+            self.handle_cmds();
+            let mut got = 0;
+            for i in 0..self.ports.len() {
+                for _ in 0..BURSTS_PER_QUEUE {
+                    self.rx.clear();
+                    let n = match self.ports[i].queue.recv_burst(&mut self.rx) {
+                        Ok(n) => n,
+                        Err(e) => {
+                            tracing::debug!(error = %e, "receive failed");
+                            0
+                        }
+                    };
+                    if n == 0 {
+                        break;
+                    }
+                    got += n;
+                    self.process_burst(i);
+                    if n < MAX_BURST {
+                        break;
+                    }
+                }
+            }
+            if got == 0 && !self.busy_poll {
+                self.stats.sleeps.fetch_add(1, Ordering::Relaxed);
+                // Level-triggered: any queue with packets (or a command) ends the sleep.
+                if self.epoll.wait(&mut events, 1000).is_ok()
+                    && events.tokens().any(|t| t == WAKE_TOKEN)
+                {
+                    let _ = self.wake.reset();
+                }
+            }
+        }
+    }
+
+    fn process_burst(&mut self, i: usize) {
+        self.state.now_ms = monotonic_ms();
+        self.stats
+            .rx
+            .fetch_add(self.rx.len() as u64, Ordering::Relaxed);
+        self.stats.bursts.fetch_add(1, Ordering::Relaxed);
+        let dp = self.ports[i].dp.clone();
+        let in_port = self.ports[i].port.port_no;
+        let counters = &self.ports[i].port.counters;
+        let bytes: usize = self.rx.packets().iter().map(Packet::len).sum();
+        counters
+            .rx_packets
+            .fetch_add(self.rx.len() as u64, Ordering::Relaxed);
+        counters.rx_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+        let PacketThread {
+            rx,
+            ports,
+            state,
+            stats,
+            ..
+        } = self;
+        for pkt in rx.packets_mut() {
+            if pkt.vlan.is_some() && !pkt.restore_vlan() {
+                continue;
+            }
+            let md = Metadata {
+                in_port,
+                ..Metadata::default()
+            };
+            if extract(pkt.data(), &md, &mut state.key).is_err() {
+                continue;
+            }
+            let mut key = std::mem::take(&mut state.key);
+            process(&dp, pkt, &mut key, ports, state, stats, 0);
+            state.key = key;
+            drain_recirc(&dp, ports, state, stats);
+        }
+        flush(ports);
+    }
+
+    fn run_exec(&mut self, mut job: ExecJob) {
+        self.state.now_ms = monotonic_ms();
+        let PacketThread { ports, state, .. } = self;
+        let mut ctx = Ctx {
+            dp: &job.dp,
+            ports,
+            state,
+            action_bytes: &job.action_bytes,
+        };
+        let _ = execute(&job.actions, &mut job.packet, &mut job.key, &mut ctx);
+        let dp = job.dp.clone();
+        drain_recirc(&dp, ports, state, &self.stats);
+        flush(ports);
+    }
+}
+
+fn flush(ports: &mut [PortEntry]) {
+    for p in ports.iter_mut() {
+        if p.out.is_empty() {
+            continue;
+        }
+        let n = p.out.len();
+        let bytes: usize = p.out.packets().iter().map(Packet::len).sum();
+        let sent = p.queue.send_burst(&p.out, p.out.all()).unwrap_or(0);
+        let c = &p.port.counters;
+        c.tx_packets.fetch_add(sent as u64, Ordering::Relaxed);
+        c.tx_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+        c.tx_dropped.fetch_add((n - sent) as u64, Ordering::Relaxed);
+        p.out.clear();
+    }
+}
+
+fn drain_recirc(
+    dp: &Arc<DpShared>,
+    ports: &mut [PortEntry],
+    state: &mut State,
+    stats: &ThreadStats,
+) {
+    let mut depth = 0;
+    while let Some((mut pkt, mut key)) = state.recirc.pop() {
+        depth += 1;
+        if depth > MAX_RECIRC_DEPTH * MAX_BURST {
+            state.recirc.clear();
+            break;
+        }
+        process(dp, &mut pkt, &mut key, ports, state, stats, depth);
+    }
+}
+
+/// Looks `key` up and runs the flow's actions, or sends a MISS upcall.
+fn process(
+    dp: &Arc<DpShared>,
+    pkt: &mut Packet,
+    key: &mut FlowKey,
+    ports: &mut [PortEntry],
+    state: &mut State,
+    stats: &ThreadStats,
+    _depth: usize,
+) {
+    let c = &dp.counters;
+    let hash = state.emc.hash(key);
+    let flow = match state.emc.lookup(hash, key) {
+        Some(f) => {
+            stats.emc_hits.fetch_add(1, Ordering::Relaxed);
+            c.n_cache_hit.fetch_add(1, Ordering::Relaxed);
+            c.n_mask_hit.fetch_add(1, Ordering::Relaxed);
+            Some(f.clone())
+        }
+        None => {
+            let (found, probed) = dp.flows.lookup(&key.w);
+            c.n_mask_hit.fetch_add(u64::from(probed), Ordering::Relaxed);
+            if let Some(f) = &found {
+                state.emc.insert(hash, key, f);
+            }
+            found
+        }
+    };
+    let Some(flow) = flow else {
+        c.n_missed.fetch_add(1, Ordering::Relaxed);
+        let pid = miss_pid(dp, ports, key.in_port(), state.idx);
+        if !send_upcall(
+            dp,
+            OvsPacketCmd::OVS_PACKET_CMD_MISS,
+            pid,
+            key,
+            pkt,
+            None,
+            None,
+            pkt.len(),
+            &mut state.upcall_buf,
+        ) {
+            c.n_lost.fetch_add(1, Ordering::Relaxed);
+        }
+        return;
+    };
+    c.n_hit.fetch_add(1, Ordering::Relaxed);
+    flow.stats.hit(
+        pkt.len(),
+        crate::flow::extract::stats_tcp_flags(key),
+        state.now_ms,
+    );
+    let acts = flow.actions.load();
+    let mut ctx = Ctx {
+        dp,
+        ports,
+        state,
+        action_bytes: &acts.bytes,
+    };
+    let _ = execute(&acts.compiled, pkt, key, &mut ctx);
+}
+
+/// The pid a miss from `in_port` goes to: the per-CPU table, else the port's pids.
+fn miss_pid(dp: &DpShared, ports: &[PortEntry], in_port: u32, thread: usize) -> u32 {
+    let d = dp.dispatch.load();
+    if d.user_features & OVS_DP_F_DISPATCH_UPCALL_PER_CPU != 0 {
+        return per_cpu_pid(&d.per_cpu_pids, thread);
+    }
+    ports
+        .iter()
+        .find(|p| p.dp.ifindex == dp.ifindex && p.port.port_no == in_port)
+        .and_then(|p| p.port.upcall_pids.load().first().copied())
+        .unwrap_or(0)
+}
+
+fn per_cpu_pid(pids: &[u32], thread: usize) -> u32 {
+    if pids.is_empty() {
+        0
+    } else {
+        pids[thread % pids.len()]
+    }
+}
+
+/// Writes the checksum a partial-checksum frame still owes (`VIRTIO_NET_HDR_F_NEEDS_CSUM`),
+/// as the kernel completes it before an upcall.
+fn complete_csum(frame: &mut [u8], vnet: &VirtioNetHdr) {
+    if !vnet.needs_csum() {
+        return;
+    }
+    let start = usize::from(vnet.csum_start);
+    let at = start + usize::from(vnet.csum_offset);
+    if at + 2 > frame.len() || start > frame.len() {
+        return;
+    }
+    let sum = userdp_protocol::wire::checksum::checksum(&frame[start..]);
+    frame[at..at + 2].copy_from_slice(&sum.to_be_bytes());
+}
+
+/// Encodes and sends one upcall; false if it was lost.
+#[allow(clippy::too_many_arguments)]
+fn send_upcall(
+    dp: &DpShared,
+    cmd: OvsPacketCmd,
+    pid: u32,
+    key: &FlowKey,
+    pkt: &Packet,
+    userdata: Option<&[u8]>,
+    actions: Option<&[u8]>,
+    len: usize,
+    buf: &mut Vec<u8>,
+) -> bool {
+    let Some(notifier) = &dp.notifier else {
+        return false;
+    };
+    if pid == 0 || pkt.vnet.is_gso() {
+        // GSO frames would need segmenting first, as the kernel does; they are counted lost.
+        return false;
+    }
+    let mut m = PacketMsg::new(cmd, dp.ifindex);
+    let mut kb = Vec::with_capacity(256);
+    key.to_key().emit(&mut NlaWriter::new(&mut kb));
+    m.key = Some(RawAttrs::new(kb));
+    m.userdata = userdata.map(<[u8]>::to_vec);
+    m.actions = actions.map(|a| RawAttrs::new(a.to_vec()));
+    let data = &pkt.data()[..len.min(pkt.len())];
+    if len < pkt.len() {
+        m.len = Some(pkt.len() as u32);
+    }
+    m.hash = Some(0);
+    let mut frame = data.to_vec();
+    complete_csum(&mut frame, &pkt.vnet);
+    m.packet = Some(frame);
+    buf.clear();
+    let unaligned = dp.dispatch.load().user_features & OVS_DP_F_UNALIGNED != 0;
+    m.emit(buf, FAMILY_PACKET, 0, 0, 0, unaligned);
+    notifier.send_upcall(pid, buf).is_ok()
+}
+
+/// The packet thread as seen by action execution.
+struct Ctx<'a> {
+    dp: &'a Arc<DpShared>,
+    ports: &'a mut [PortEntry],
+    state: &'a mut State,
+    action_bytes: &'a [u8],
+}
+
+impl ExecContext for Ctx<'_> {
+    fn output(&mut self, port: u32, pkt: &Packet, meta: &OutputMeta<'_>) {
+        let Some(p) = self
+            .ports
+            .iter_mut()
+            .find(|p| p.dp.ifindex == self.dp.ifindex && p.port.port_no == port)
+        else {
+            return;
+        };
+        if meta.mac_proto != MAC_PROTO_ETHERNET {
+            // An L3 packet cannot leave through an Ethernet port (`ovs_vport_send`).
+            p.port.counters.tx_dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if p.out.is_full() {
+            let sent = p.queue.send_burst(&p.out, p.out.all()).unwrap_or(0);
+            p.port
+                .counters
+                .tx_packets
+                .fetch_add(sent as u64, Ordering::Relaxed);
+            p.out.clear();
+        }
+        let len = meta.len.min(pkt.len());
+        if p.out.push(&pkt.data()[..len], Some(&pkt.vnet)).is_err() {
+            p.port.counters.tx_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn userspace(&mut self, upcall: &Upcall<'_>, pkt: &Packet, key: &FlowKey) {
+        let d = self.dp.dispatch.load();
+        let pid = if d.user_features & OVS_DP_F_DISPATCH_UPCALL_PER_CPU != 0 {
+            // Per-CPU dispatch ignores the action's pid (OVS puts 0xffffffff there).
+            per_cpu_pid(&d.per_cpu_pids, self.state.idx)
+        } else {
+            upcall.pid
+        };
+        let actions = upcall.actions.or(None);
+        if !send_upcall(
+            self.dp,
+            OvsPacketCmd::OVS_PACKET_CMD_ACTION,
+            pid,
+            key,
+            pkt,
+            upcall.userdata,
+            actions,
+            upcall.len,
+            &mut self.state.upcall_buf,
+        ) {
+            self.dp.counters.n_lost.fetch_add(1, Ordering::Relaxed);
+        }
+        let _ = self.action_bytes;
+    }
+
+    fn recirc(&mut self, _recirc_id: u32, pkt: &Packet, key: &FlowKey) {
+        if self.state.recirc.len() >= MAX_RECIRC_DEPTH * MAX_BURST {
+            return;
+        }
+        if let Some(copy) = self.copy_packet(pkt) {
+            self.state.recirc.push((copy, key.clone()));
+        }
+    }
+
+    fn update_key(&mut self, pkt: &Packet, key: &mut FlowKey) -> bool {
+        crate::action::reextract_key(pkt, key)
+    }
+
+    fn meter(&mut self, meter_id: u32, len: usize) -> bool {
+        self.dp
+            .meters
+            .load()
+            .get(&meter_id)
+            .is_some_and(|m| m.execute(len, self.state.now_ms))
+    }
+
+    fn random_u32(&mut self) -> u32 {
+        self.state.rng.next_u32()
+    }
+
+    fn hash_seed(&self) -> u32 {
+        self.dp.hash_seed
+    }
+}
