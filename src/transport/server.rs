@@ -329,10 +329,13 @@ fn serve_conn(
         version: USERDP_PROTOCOL_VERSION,
     }
     .emit(&mut out);
+    // Ready before HELLO: once the client knows its portid, upcalls to it must be deliverable.
+    // Nothing can target the portid earlier, because only HELLO reveals it and portids are
+    // not reused right away.
+    conn.set_ready();
     if conn.send_blocking(&out, &reg.shutdown).is_err() {
         return;
     }
-    conn.set_ready();
 
     let mut buf = Vec::new();
     loop {
