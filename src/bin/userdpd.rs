@@ -5,6 +5,7 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -46,6 +47,9 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour escapes only for a terminal: under systemd or redirected to a file they
+        // would litter the journal and break `grep`.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     // Blocked before any thread exists, so every thread inherits the mask and only the
     // sigwait below ever sees these signals.
