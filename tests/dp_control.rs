@@ -765,6 +765,41 @@ fn flows_new_get_set_del_with_ufid_and_key() {
 }
 
 #[test]
+fn conntrack_matches_and_actions_are_refused_without_a_tracker() {
+    let f = fx();
+    let mut c = f.client();
+    let dp = new_dp(&mut c, "dpct");
+    // A match on ct_state: EINVAL, as ovs-vswitchd's ct_state probe must see.
+    let key = format!("ct_state(+new),{KEY_B}");
+    let m = flow_msg(
+        OvsFlowCmd::OVS_FLOW_CMD_NEW,
+        dp,
+        Some(1),
+        Some(&key),
+        Some("2"),
+    );
+    assert_eq!(errno_of(flow(&mut c, &m, ECHO).remove(0)), EINVAL);
+    // The ct action cannot be executed: refused when the flow is installed.
+    let m = flow_msg(
+        OvsFlowCmd::OVS_FLOW_CMD_NEW,
+        dp,
+        Some(2),
+        Some(KEY_A),
+        Some("ct(commit),2"),
+    );
+    assert_eq!(errno_of(flow(&mut c, &m, ECHO).remove(0)), EOPNOTSUPP);
+    // ct_clear only zeroes fields that are always zero here: accepted.
+    let m = flow_msg(
+        OvsFlowCmd::OVS_FLOW_CMD_NEW,
+        dp,
+        Some(3),
+        Some(KEY_A),
+        Some("ct_clear,2"),
+    );
+    assert!(flow(&mut c, &m, NLM_F_REQUEST).is_empty());
+}
+
+#[test]
 fn flow_with_invalid_actions_for_its_key_is_einval() {
     let f = fx();
     let mut c = f.client();

@@ -5,7 +5,6 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -47,9 +46,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        // Colour escapes only for a terminal: under systemd or redirected to a file they
-        // would litter the journal and break `grep`.
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     // Blocked before any thread exists, so every thread inherits the mask and only the
     // sigwait below ever sees these signals.

@@ -361,6 +361,37 @@ struct Parsed {
     fmask: FlowMask,
 }
 
+/// userdp has no connection tracker yet, so every packet's conntrack fields are zero and a
+/// flow that matches on them would be a promise the datapath cannot keep. Refusing such
+/// masks (`EINVAL`, as a kernel without conntrack support does) is also what makes
+/// ovs-vswitchd's `ct_state`/`ct_zone`/`ct_mark`/`ct_label`/`ct_orig_tuple` probes report
+/// the features as missing, so it never translates rules into conntrack matches.
+fn refuse_conntrack_match(mask: &Key, offset: usize) -> Result<()> {
+    for attr in &mask.0 {
+        let ct = matches!(
+            attr.kind(),
+            OvsKeyAttr::CtState
+                | OvsKeyAttr::CtZone
+                | OvsKeyAttr::CtMark
+                | OvsKeyAttr::CtLabels
+                | OvsKeyAttr::CtOrigTupleIpv4
+                | OvsKeyAttr::CtOrigTupleIpv6
+        );
+        if ct
+            && attr
+                .payload_bytes()
+                .is_none_or(|b| b.iter().any(|&x| x != 0))
+        {
+            return Err(Error::new(
+                EINVAL,
+                offset,
+                "conntrack fields cannot be matched: userdp has no connection tracker",
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn parse_key(req: &FlowMsg) -> Result<Option<(Parsed, Key, Key)>> {
     let Some(key) = &req.key else { return Ok(None) };
     let m = parse_match(
@@ -368,6 +399,7 @@ fn parse_key(req: &FlowMsg) -> Result<Option<(Parsed, Key, Key)>> {
         key.offset,
         req.mask.as_ref().map(|m| (&m.bytes[..], m.offset)),
     )?;
+    refuse_conntrack_match(&m.mask, req.mask.as_ref().map_or(key.offset, |r| r.offset))?;
     let fkey = FlowKey::from_key(&m.key)?;
     let fmask = FlowMask::from_mask(&m.mask)?;
     let mask_bytes = match &req.mask {
