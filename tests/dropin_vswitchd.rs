@@ -25,8 +25,7 @@ use std::time::{Duration, Instant};
 
 use common::{sh, Netns};
 use dropin_common::{
-    in_ns, require_dropin, run, shimmed, stderr, stdout, Guarded, PidFile, TempDir, Tools,
-    Userdpd,
+    in_ns, require_dropin, run, shimmed, stderr, stdout, Guarded, PidFile, TempDir, Tools, Userdpd,
 };
 
 /// `ovs-appctl dpif/show-dp-features br0` as userdpd must answer it. Conntrack does not exist
@@ -181,15 +180,15 @@ fn ping(ns: &Netns, dst: &str, count: u32) -> (u32, Vec<f64>) {
     (times.len() as u32, times)
 }
 
-/// Pings once a time until one answer comes back (or `within` runs out).
-fn ping_until_ok(ns: &Netns, dst: &str, within: Duration) -> bool {
+/// Pings once a time until one answer comes back (or `within` runs out); returns its RTT.
+fn ping_until_ok(ns: &Netns, dst: &str, within: Duration) -> Option<f64> {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
-        if ping(ns, dst, 1).0 == 1 {
-            return true;
+        if let (1, t) = ping(ns, dst, 1) {
+            return t.first().copied();
         }
     }
-    false
+    None
 }
 
 /// Pings until one goes unanswered (the datapath's old flow revalidated away).
@@ -279,42 +278,46 @@ fn probe_lines(log: &str) -> Vec<String> {
 }
 
 fn iperf3_gbits(s: &Switch) -> f64 {
-    let port = 20000 + (std::process::id() % 20000) as u16;
+    let port = (20000 + std::process::id() % 20000).to_string();
     let server = in_ns(&s.ns2, "iperf3")
-        .args(["-s", "-1", "-p", &port.to_string()])
+        .args(["-s", "-p", &port])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("iperf3 -s");
     let mut server = Guarded(Some(server));
+    // Connecting before the server listens is an error the client reports in its JSON.
     let deadline = Instant::now() + Duration::from_secs(20);
-    let out = loop {
+    while !s
+        .ns2
+        .exec(&format!("ss -Hltn sport = :{port}"))
+        .contains(&port)
+    {
+        assert!(Instant::now() < deadline, "iperf3 server never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut last = String::new();
+    for _ in 0..3 {
         let mut c = in_ns(&s.ns1, "iperf3");
-        c.args(["-c", "10.9.0.2", "-p", &port.to_string(), "-t", "2", "-J"]);
+        c.args(["-c", "10.9.0.2", "-p", &port, "-t", "2", "-J"]);
         let o = run(c);
-        if o.status.success() {
-            break o;
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        if let Some(bps) = j["end"]["sum_received"]["bits_per_second"].as_f64() {
+            server.stop();
+            return bps / 1e9;
         }
-        assert!(
-            Instant::now() < deadline,
-            "iperf3 client: {}{}",
-            stdout(&o),
-            stderr(&o)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    server.stop();
-    let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("iperf3 -J output");
-    j["end"]["sum_received"]["bits_per_second"]
-        .as_f64()
-        .expect("bits_per_second")
-        / 1e9
+        last = format!("{}{}", stdout(&o), stderr(&o));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("iperf3 client never completed a run: {last}");
 }
 
 #[test]
 fn ovs_vswitchd_switches_through_userdpd() {
     let Some(mut s) = setup() else { return };
-    s.vsctl(&["add-br", "br0", "--", "add-port", "br0", "p1", "--", "add-port", "br0", "p2"]);
+    s.vsctl(&[
+        "add-br", "br0", "--", "add-port", "br0", "p1", "--", "add-port", "br0", "p2",
+    ]);
     let features_log = s.log();
     assert!(
         features_log.contains("|dpif_netlink|INFO|Datapath dispatch mode: per-cpu"),
@@ -342,7 +345,9 @@ fn ovs_vswitchd_switches_through_userdpd() {
         .collect();
     assert_eq!(ip_flows.len(), 2, "one megaflow per direction:\n{flows}");
     assert!(
-        ip_flows.iter().all(|l| l.starts_with("recirc_id(0),in_port(")),
+        ip_flows
+            .iter()
+            .all(|l| l.starts_with("recirc_id(0),in_port(")),
         "{flows}"
     );
     assert!(flows.contains("eth_type(0x0806)"), "ARP flows:\n{flows}");
@@ -355,7 +360,11 @@ fn ovs_vswitchd_switches_through_userdpd() {
     // An OpenFlow drop rule stops the ping; deleting it restores it.
     s.tool_ok(
         "ovs-ofctl",
-        &["add-flow", "br0", "priority=100,ip,nw_dst=10.9.0.2,actions=drop"],
+        &[
+            "add-flow",
+            "br0",
+            "priority=100,ip,nw_dst=10.9.0.2,actions=drop",
+        ],
     );
     assert!(
         ping_until_lost(&s.ns1, "10.9.0.2", Duration::from_secs(10)),
@@ -371,7 +380,7 @@ fn ovs_vswitchd_switches_through_userdpd() {
     );
     s.tool_ok("ovs-ofctl", &["del-flows", "br0", "ip,nw_dst=10.9.0.2"]);
     assert!(
-        ping_until_ok(&s.ns1, "10.9.0.2", Duration::from_secs(10)),
+        ping_until_ok(&s.ns1, "10.9.0.2", Duration::from_secs(10)).is_some(),
         "ping not restored after deleting the drop rule"
     );
     assert_eq!(ping(&s.ns1, "10.9.0.2", 3).0, 3);
@@ -387,7 +396,7 @@ fn ovs_vswitchd_switches_through_userdpd() {
         sw = s.sw.0
     ));
     assert!(
-        ping_until_ok(&s.sw, "10.9.0.1", Duration::from_secs(5)),
+        ping_until_ok(&s.sw, "10.9.0.1", Duration::from_secs(5)).is_some(),
         "br0 -> ns1"
     );
     assert_eq!(ping(&s.sw, "10.9.0.1", 3).0, 3, "br0 -> ns1");
@@ -421,15 +430,19 @@ fn ovs_vswitchd_switches_through_userdpd() {
         "forwarding without ovs-vswitchd"
     );
     let orphan = s.userdpctl(&["dump-flows"]);
-    assert!(orphan.contains("eth_type(0x0800),ipv4(frag=no)"), "{orphan}");
+    assert!(
+        orphan.contains("eth_type(0x0800),ipv4(frag=no)"),
+        "{orphan}"
+    );
 
     // Restart: ovs-vswitchd opens the existing datapath (DP_NEW says EEXIST) instead of
     // creating one, and switches again.
     s.start_vswitchd();
-    assert!(
-        ping_until_ok(&s.ns1, "10.9.0.2", Duration::from_secs(15)),
-        "no ping after restarting ovs-vswitchd"
-    );
+    // The restart flushed the flows while the hosts' ARP caches stayed warm: this first
+    // answer is two upcall round trips (echo request, echo reply) and nothing else.
+    let rtt = ping_until_ok(&s.ns1, "10.9.0.2", Duration::from_secs(15))
+        .expect("no ping after restarting ovs-vswitchd");
+    eprintln!("first ping after the restart (ICMP misses only, 2 upcalls): {rtt:.3} ms");
     assert_eq!(ping(&s.ns1, "10.9.0.2", 3).0, 3);
     assert_eq!(s.dp_ifindex(), ifindex, "same datapath netdev");
     assert_eq!(s.userdpctl(&["dump-dps"]), "system@ovs-system\n");
