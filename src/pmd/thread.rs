@@ -27,6 +27,8 @@ const BURSTS_PER_QUEUE: usize = 4;
 const EMC_ENTRIES: usize = 4096;
 /// Recirculations of one packet before it is dropped (the kernel's recursion limit).
 const MAX_RECIRC_DEPTH: usize = 8;
+/// How long a thread keeps polling after its last packet before it sleeps.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(100);
 /// epoll token of the wake-up eventfd.
 const WAKE_TOKEN: u64 = u64::MAX;
 
@@ -187,6 +189,7 @@ impl PacketThread {
 
     pub(super) fn run(mut self) {
         let mut events = Events::with_capacity(64);
+        let mut last_busy = std::time::Instant::now();
         while !self.stop.load(Ordering::Acquire) {
             self.handle_cmds();
             let mut got = 0;
@@ -210,7 +213,18 @@ impl PacketThread {
                     }
                 }
             }
-            if got == 0 && !self.busy_poll {
+            if got > 0 {
+                last_busy = std::time::Instant::now();
+                continue;
+            }
+            // Traffic tends to come in runs: poll a little longer before paying for a sleep and
+            // a wake-up (that round trip is most of a ping's latency through the datapath).
+            // Without traffic the thread still sleeps after SPIN, so idle costs nothing.
+            if !self.busy_poll && last_busy.elapsed() < SPIN {
+                std::hint::spin_loop();
+                continue;
+            }
+            if !self.busy_poll {
                 self.stats.sleeps.fetch_add(1, Ordering::Relaxed);
                 // Level-triggered: any queue with packets (or a command) ends the sleep.
                 if self.epoll.wait(&mut events, 1000).is_ok()
