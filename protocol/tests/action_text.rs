@@ -317,6 +317,18 @@ fn rejections_are_einval_at_the_offending_character() {
 }
 
 #[test]
+fn multibyte_character_where_a_nested_drop_could_start_is_an_error() {
+    // Fuzz finding: the `drop)` check sliced the text at byte 4, inside the 3-byte U+FFFD,
+    // and panicked instead of reporting the unknown action.
+    let e = parse_actions("clone(pu\u{fffd}sh_vlan(vid=1,pcp=0))").unwrap_err();
+    assert_eq!((e.errno, e.offset), (EINVAL, 6));
+    assert_eq!(
+        parse_actions("clone(DROP)").unwrap(),
+        Actions(vec![Action::Clone(vec![])])
+    );
+}
+
+#[test]
 fn nesting_beyond_ovs_limit_is_refused() {
     let deep = format!("{}1{}", "clone(".repeat(40), ")".repeat(40));
     assert_eq!(parse_actions(&deep).unwrap_err().errno, EINVAL);

@@ -718,7 +718,12 @@ pub fn parse_actions(s: &str) -> Result<Actions> {
 fn parse_list(p: &mut P<'_>) -> Res<Vec<Action>> {
     let mut out = Vec::new();
     let r = p.rest();
-    if r.len() >= 4 && r[..4].eq_ignore_ascii_case("drop") && r[4..].starts_with(')') {
+    // Compare bytes: `r[..4]` would panic when byte 4 falls inside a multi-byte character.
+    if r.as_bytes()
+        .get(..4)
+        .is_some_and(|h| h.eq_ignore_ascii_case(b"drop"))
+        && r[4..].starts_with(')')
+    {
         p.pos += 4;
         return Ok(out);
     }
