@@ -599,6 +599,10 @@ fn tunnel_text_lossless(t: &crate::ovs::key::TunnelKey) -> bool {
             return false;
         }
     }
+    // The text has 8 flag bits and a 16-bit policy id; the top byte of the u32 is lost.
+    if t.vxlan_gbp.is_some_and(|g| g >= 0x0100_0000) {
+        return false;
+    }
     if let Some(e) = &t.erspan_opts {
         // Version 1 only: host-order version 1, be32 index, the v2 part zero.
         let v1 = 1i32.to_ne_bytes();
@@ -777,7 +781,11 @@ fn text_one(s: &str) {
                 let (k2, m2) = parse_key(&text).unwrap_or_else(|e| panic!("{s:?} -> {text}: {e}"));
                 let mut again = String::new();
                 format_key(&k2, Some(&m2), verbose, &mut again);
-                assert_eq!(again, text, "{s:?}");
+                // A key of wildcarded attributes prints as nothing without `-m`, which reads
+                // back as the empty key, printed `<empty>`.
+                if !text.is_empty() {
+                    assert_eq!(again, text, "{s:?}");
+                }
             }
         }
         Err(e) => check_err(&e, 0, s.len()),
@@ -787,7 +795,7 @@ fn text_one(s: &str) {
             assert!(n <= s.len() && s.is_char_boundary(n));
             let mut text = String::new();
             format_key_attr(&k, m.as_ref(), &mut text);
-            if !matches!(k, KeyAttr::CtOrigTupleIpv6(_)) && !text.contains("error") {
+            if !matches!(k, KeyAttr::CtOrigTupleIpv6(_)) && !print_only(&text) {
                 let back = parse_key_attr(&text);
                 assert!(back.is_ok(), "{s:?} -> {text}: {back:?}");
             }
@@ -797,11 +805,21 @@ fn text_one(s: &str) {
     match parse_actions(s) {
         Ok(a) => {
             let text = actions_to_string(&a);
+            if print_only(&text) {
+                return;
+            }
             let back = parse_actions(&text).unwrap_or_else(|e| panic!("{s:?} -> {text}: {e}"));
             assert_eq!(actions_to_string(&back), text, "{s:?}");
         }
         Err(e) => check_err(&e, 0, s.len()),
     }
+}
+
+/// Printed forms OVS 3.1 prints but cannot read (ovs-users.md §1.8.7): error texts, and a
+/// wildcarded `ct_mark`/`ct_zone` printed with a mask but without `-m` (inside `set(…)`), which
+/// prints an empty `ct_mark()` that the scalar parser refuses.
+fn print_only(text: &str) -> bool {
+    text.contains("error") || text.contains("ct_mark()") || text.contains("ct_zone()")
 }
 
 fn has_ct_tuple6(k: &crate::ovs::key::Key) -> bool {
