@@ -329,6 +329,14 @@ fn multibyte_character_where_a_nested_drop_could_start_is_an_error() {
 }
 
 #[test]
+fn zero_psample_cookie_prints_and_reads_back() {
+    // Fuzz finding: a zero cookie prints as `cookie=0`, which the parser refused.
+    let a = parse_actions("psample(group=3,cookie=0x0)").unwrap();
+    assert_eq!(actions_to_string(&a), "psample(group=3,cookie=0)");
+    assert_eq!(parse_actions("psample(group=3,cookie=0)").unwrap(), a);
+}
+
+#[test]
 fn nesting_beyond_ovs_limit_is_refused() {
     let deep = format!("{}1{}", "clone(".repeat(40), ")".repeat(40));
     assert_eq!(parse_actions(&deep).unwrap_err().errno, EINVAL);

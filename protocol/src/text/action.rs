@@ -888,8 +888,12 @@ fn parse_action_inner(p: &mut P<'_>) -> Res<Action> {
         let mut cookie = None;
         if p.eat(",cookie=") {
             let at = p.pos;
+            // An all-zero cookie prints as a bare `0` (`ds_put_hex`), so read that back too.
             let v = p.nom(
-                preceded(tag("0x"), take_while1(|c: char| c.is_ascii_hexdigit())),
+                alt((
+                    preceded(tag("0x"), take_while1(|c: char| c.is_ascii_hexdigit())),
+                    tag("0"),
+                )),
                 "expected a hex cookie",
             )?;
             let padded = if v.len() & 1 != 0 {
