@@ -337,6 +337,15 @@ fn zero_psample_cookie_prints_and_reads_back() {
 }
 
 #[test]
+fn empty_md2_push_nsh_prints_and_reads_back() {
+    // Fuzz finding: MD type 2 without metadata prints `md2=0`, which the parser refused.
+    let a = parse_actions("push_nsh(mdtype=2,spi=0x5)").unwrap();
+    let printed = "push_nsh(flags=0,ttl=63,mdtype=2,np=3,spi=0x5,si=255,md2=0)";
+    assert_eq!(actions_to_string(&a), printed);
+    assert_eq!(parse_actions(printed).unwrap(), a);
+}
+
+#[test]
 fn nesting_beyond_ovs_limit_is_refused() {
     let deep = format!("{}1{}", "clone(".repeat(40), ")".repeat(40));
     assert_eq!(parse_actions(&deep).unwrap_err().errno, EINVAL);

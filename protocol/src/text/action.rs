@@ -1166,6 +1166,9 @@ fn parse_push_nsh(p: &mut P<'_>) -> Res<Action> {
             while md2.len() & 3 != 0 {
                 md2.push(0);
             }
+        } else if n.mdtype == NSH_M_TYPE2 && p.eat("md2=0") {
+            // Empty MD2 metadata prints as a bare `0` (`ds_put_hex`).
+            md2.clear();
         } else {
             return Err(p.err("unknown push_nsh field"));
         }
