@@ -786,8 +786,9 @@ fn text_one(s: &str) {
                 let mut again = String::new();
                 format_key(&k2, Some(&m2), verbose, &mut again);
                 // A key of wildcarded attributes prints as nothing without `-m`, which reads
-                // back as the empty key, printed `<empty>`.
-                if !text.is_empty() {
+                // back as the empty key, printed `<empty>`. A tunnel's `flags(+key)` comes from
+                // a `tun_id` in the mask but reads back as no `tun_id` (ovs-users.md §1.8.4).
+                if !text.is_empty() && !has_tunnel(&k) {
                     assert_eq!(again, text, "{s:?}");
                 }
             }
@@ -836,6 +837,15 @@ fn has_geneve(k: &crate::ovs::key::Key) -> bool {
     k.0.iter().any(|a| match a {
         KeyAttr::Tunnel(t) => t.geneve_opts.is_some(),
         KeyAttr::Encap(inner) => has_geneve(inner),
+        _ => false,
+    })
+}
+
+fn has_tunnel(k: &crate::ovs::key::Key) -> bool {
+    use crate::ovs::key::KeyAttr;
+    k.0.iter().any(|a| match a {
+        KeyAttr::Tunnel(_) => true,
+        KeyAttr::Encap(inner) => has_tunnel(inner),
         _ => false,
     })
 }
