@@ -317,6 +317,35 @@ fn rejections_are_einval_at_the_offending_character() {
 }
 
 #[test]
+fn multibyte_character_where_a_nested_drop_could_start_is_an_error() {
+    // Fuzz finding: the `drop)` check sliced the text at byte 4, inside the 3-byte U+FFFD,
+    // and panicked instead of reporting the unknown action.
+    let e = parse_actions("clone(pu\u{fffd}sh_vlan(vid=1,pcp=0))").unwrap_err();
+    assert_eq!((e.errno, e.offset), (EINVAL, 6));
+    assert_eq!(
+        parse_actions("clone(DROP)").unwrap(),
+        Actions(vec![Action::Clone(vec![])])
+    );
+}
+
+#[test]
+fn zero_psample_cookie_prints_and_reads_back() {
+    // Fuzz finding: a zero cookie prints as `cookie=0`, which the parser refused.
+    let a = parse_actions("psample(group=3,cookie=0x0)").unwrap();
+    assert_eq!(actions_to_string(&a), "psample(group=3,cookie=0)");
+    assert_eq!(parse_actions("psample(group=3,cookie=0)").unwrap(), a);
+}
+
+#[test]
+fn empty_md2_push_nsh_prints_and_reads_back() {
+    // Fuzz finding: MD type 2 without metadata prints `md2=0`, which the parser refused.
+    let a = parse_actions("push_nsh(mdtype=2,spi=0x5)").unwrap();
+    let printed = "push_nsh(flags=0,ttl=63,mdtype=2,np=3,spi=0x5,si=255,md2=0)";
+    assert_eq!(actions_to_string(&a), printed);
+    assert_eq!(parse_actions(printed).unwrap(), a);
+}
+
+#[test]
 fn nesting_beyond_ovs_limit_is_refused() {
     let deep = format!("{}1{}", "clone(".repeat(40), ")".repeat(40));
     assert_eq!(parse_actions(&deep).unwrap_err().errno, EINVAL);

@@ -10,6 +10,10 @@ use userdp_protocol::fuzz_entry;
 const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("nl_messages", fuzz_entry::nl_messages),
     ("packet_views", fuzz_entry::packet_views),
+    ("key_decode", fuzz_entry::key_decode),
+    ("action_decode", fuzz_entry::action_decode),
+    ("text_parse", fuzz_entry::text_parse),
+    ("family_decode", fuzz_entry::family_decode),
 ];
 
 #[test]

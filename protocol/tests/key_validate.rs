@@ -356,3 +356,26 @@ fn exact_mask_covers_the_whole_tunnel() {
     assert_eq!(t.ipv4_src, Some(std::net::Ipv4Addr::BROADCAST));
     assert!(t.dont_fragment && t.csum && t.oam);
 }
+
+#[test]
+fn absent_mask_errors_point_into_the_key_past_a_tunnel() {
+    // Fuzz finding: without a mask, validation runs on the exact mask, whose tunnel carries
+    // every field and so is longer than the key's; errors on later attributes pointed past the
+    // end of the key. They now name the key attribute the mask attribute was built from.
+    let key = Key(vec![
+        KeyAttr::Tunnel(TunnelKey {
+            ipv4_dst: Some(std::net::Ipv4Addr::new(2, 2, 2, 2)),
+            ttl: Some(1),
+            ..TunnelKey::default()
+        }),
+        // An ethertype that is not IPv6, so an IPv6 mask attribute is not allowed.
+        KeyAttr::Ethertype(0x8664),
+        KeyAttr::Ipv6(Ipv6Key::default()),
+    ]);
+    let bytes = key.to_bytes();
+    // tunnel: 4 + dst 8 + ttl 8 = 20; eth_type: 8; the IPv6 attribute starts at 28.
+    let ipv6_at = 28;
+    assert_eq!(bytes.len(), ipv6_at + 4 + 40);
+    let e = parse_match(&bytes, 100, None).unwrap_err();
+    assert_eq!((e.errno, e.offset), (EINVAL, 100 + ipv6_at), "{e}");
+}

@@ -718,7 +718,12 @@ pub fn parse_actions(s: &str) -> Result<Actions> {
 fn parse_list(p: &mut P<'_>) -> Res<Vec<Action>> {
     let mut out = Vec::new();
     let r = p.rest();
-    if r.len() >= 4 && r[..4].eq_ignore_ascii_case("drop") && r[4..].starts_with(')') {
+    // Compare bytes: `r[..4]` would panic when byte 4 falls inside a multi-byte character.
+    if r.as_bytes()
+        .get(..4)
+        .is_some_and(|h| h.eq_ignore_ascii_case(b"drop"))
+        && r[4..].starts_with(')')
+    {
         p.pos += 4;
         return Ok(out);
     }
@@ -883,8 +888,12 @@ fn parse_action_inner(p: &mut P<'_>) -> Res<Action> {
         let mut cookie = None;
         if p.eat(",cookie=") {
             let at = p.pos;
+            // An all-zero cookie prints as a bare `0` (`ds_put_hex`), so read that back too.
             let v = p.nom(
-                preceded(tag("0x"), take_while1(|c: char| c.is_ascii_hexdigit())),
+                alt((
+                    preceded(tag("0x"), take_while1(|c: char| c.is_ascii_hexdigit())),
+                    tag("0"),
+                )),
                 "expected a hex cookie",
             )?;
             let padded = if v.len() & 1 != 0 {
@@ -1157,6 +1166,9 @@ fn parse_push_nsh(p: &mut P<'_>) -> Res<Action> {
             while md2.len() & 3 != 0 {
                 md2.push(0);
             }
+        } else if n.mdtype == NSH_M_TYPE2 && p.eat("md2=0") {
+            // Empty MD2 metadata prints as a bare `0` (`ds_put_hex`).
+            md2.clear();
         } else {
             return Err(p.err("unknown push_nsh field"));
         }

@@ -24,6 +24,10 @@ pub use crate::ovs::key::KeyAttr;
 
 /// `OVS_KEY_ATTR_NSH`: the one nested key attribute a masked set splits per sub-attribute.
 const KEY_ATTR_NSH: u16 = 28;
+/// `OVS_KEY_ATTR_ENCAP`.
+const KEY_ATTR_ENCAP: u16 = 1;
+/// `OVS_KEY_ATTR_TUNNEL`.
+const KEY_ATTR_TUNNEL: u16 = 16;
 
 /// `OVS_COPY_ACTIONS_MAX_DEPTH`: nested action lists (sample, clone, check_pkt_len, dec_ttl)
 /// deeper than this are refused with `EOVERFLOW`.
@@ -484,6 +488,11 @@ fn split_masked(key: &Nla<'_>) -> Result<(KeyAttr, KeyAttr)> {
             ..e
         })?;
         return Ok((value, mask));
+    }
+    // `validate_set` refuses a masked TUNNEL outright and ENCAP falls to its default case;
+    // both are nested, and halves of nested streams need not re-encode to equal lengths.
+    if key.kind == KEY_ATTR_TUNNEL || key.kind == KEY_ATTR_ENCAP {
+        return Err(einval(key.offset, "masked set of a nested key attribute"));
     }
     if p.len() & 1 != 0 {
         return Err(einval(key.offset, "masked set payload has an odd length"));

@@ -49,16 +49,54 @@ pub struct Match {
 /// in the enclosing message, so errors point into it.
 pub fn parse_match(key_buf: &[u8], key_base: usize, mask: Option<(&[u8], usize)>) -> Result<Match> {
     let key = Key::parse(key_buf, key_base)?;
-    let (mask, mask_base, absent) = match mask {
-        Some((buf, base)) => (Key::parse(buf, base)?, base, false),
-        None => (exact_mask(&key), key_base, true),
+    let (mask, absent) = match mask {
+        Some((buf, base)) => {
+            let mask = Key::parse(buf, base)?;
+            validate_inner(&key, key_base, Some(&mask), base)?;
+            (mask, false)
+        }
+        None => {
+            let mask = exact_mask(&key);
+            validate_inner(&key, key_base, Some(&mask), key_base)
+                .map_err(|e| mask_error_in_key(e, &key, &mask, key_base))?;
+            (mask, true)
+        }
     };
-    validate_inner(&key, key_base, Some(&mask), mask_base)?;
     Ok(Match {
         key,
         mask,
         mask_was_absent: absent,
     })
+}
+
+/// Moves an error about the built exact mask onto the key attribute it was built from. The
+/// exact mask can be longer than the key (a tunnel mask has every field), so its offsets may
+/// point past the key that was sent.
+fn mask_error_in_key(e: Error, key: &Key, mask: &Key, base: usize) -> Error {
+    fn pairs(key: &Key, mask: &Key, kbase: usize, out: &mut Vec<(usize, usize)>) {
+        // `exact_mask` keeps order and types, so the i-th attributes correspond.
+        for ((koff, k), (moff, m)) in key.offsets().zip(mask.offsets()) {
+            out.push((kbase + moff, kbase + koff));
+            if let (KeyAttr::Encap(ki), KeyAttr::Encap(mi)) = (k, m) {
+                let mut inner = Vec::new();
+                pairs(ki, mi, 0, &mut inner);
+                out.extend(inner.into_iter().map(|(mo, ko)| {
+                    (
+                        kbase + moff + crate::nl::attr::NLA_HDRLEN + mo,
+                        kbase + koff + crate::nl::attr::NLA_HDRLEN + ko,
+                    )
+                }));
+            }
+        }
+    }
+    let mut map = Vec::new();
+    pairs(key, mask, base, &mut map);
+    let at = map
+        .iter()
+        .filter(|(m, _)| *m <= e.offset)
+        .max_by_key(|(m, _)| *m)
+        .map_or(base, |(_, k)| *k);
+    Error { offset: at, ..e }
 }
 
 /// Validates a decoded key and optional mask with the kernel's rules. Error offsets are
