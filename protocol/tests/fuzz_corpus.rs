@@ -6,8 +6,11 @@ use std::path::Path;
 
 use userdp_protocol::fuzz_entry;
 
+/// A fuzz target's body: what it runs on one input.
+type Body = fn(&[u8]);
+
 /// The fuzz targets: directory name under `protocol/fuzz/corpus/` and the function it runs.
-const TARGETS: &[(&str, fn(&[u8]))] = &[
+const TARGETS: &[(&str, Body)] = &[
     ("nl_messages", fuzz_entry::nl_messages),
     ("packet_views", fuzz_entry::packet_views),
     ("key_decode", fuzz_entry::key_decode),
