@@ -122,9 +122,11 @@ impl Drop for DaemonHandle {
 
 /// The service `userdpd` runs: the datapath registry serving the six OVS families and nlctrl.
 pub fn service(config: &DaemonConfig) -> Arc<dyn Service> {
-    Arc::new(Registry::new(DpConfig {
+    let reg = Arc::new(Registry::new(DpConfig {
         threads: config.threads,
         busy_poll: config.busy_poll,
         ..DpConfig::default()
-    }))
+    }));
+    reg.watch_links();
+    reg
 }

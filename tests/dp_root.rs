@@ -227,3 +227,56 @@ fn netdev_ports_attach_to_existing_interfaces() {
         "removing a netdev port leaves the interface alone"
     );
 }
+
+#[test]
+fn a_removed_interface_takes_its_port_with_it() {
+    if !require_root() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(unique("userdp-rootl-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("sock");
+    let reg = Arc::new(Registry::new(DpConfig::default()));
+    reg.watch_links();
+    let _daemon = Daemon::start(DaemonConfig::new(&path), reg).unwrap();
+    let mut c = Client::connect(&path).unwrap();
+    let mut listener = Client::connect(&path).unwrap();
+    listener.join_group(userdp::dp::GROUP_VPORT).unwrap();
+    let veth = unique("uvg");
+    sh(&format!("ip link add {veth} type veth peer name {veth}p"));
+    let dp = dp_new(&mut c, &unique("udg")).unwrap();
+    port_new(
+        &mut c,
+        dp.dp_ifindex,
+        &veth,
+        OvsVportType::OVS_VPORT_TYPE_NETDEV,
+    )
+    .unwrap();
+    // Drain the VPORT_NEW notification.
+    let _ = listener
+        .recv_timeout(std::time::Duration::from_secs(2))
+        .unwrap();
+    sh(&format!("ip link del {veth}"));
+    let d = listener
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .unwrap()
+        .expect("a VPORT_DEL notification");
+    let m = messages(&d).next().unwrap().unwrap();
+    assert_eq!(
+        (m.header.kind, m.header.seq, m.header.pid),
+        (FAMILY_VPORT, 0, 0),
+        "device-driven: seq 0, pid 0"
+    );
+    let v = VportMsg::parse(m.payload).unwrap();
+    assert_eq!(
+        (v.cmd, v.name.as_deref()),
+        (OvsVportCmd::OVS_VPORT_CMD_DEL, Some(veth.as_str()))
+    );
+    let r = request(&mut c, |b, seq, p| {
+        let mut m = VportMsg::new(OvsVportCmd::OVS_VPORT_CMD_GET, 0);
+        m.name = Some(veth.clone());
+        m.emit(b, FAMILY_VPORT, NLM_F_REQUEST | NLM_F_ECHO, seq, p);
+    });
+    assert_eq!(r.unwrap_err(), ENODEV);
+    let _ = std::fs::remove_dir_all(&dir);
+}

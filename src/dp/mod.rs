@@ -23,11 +23,13 @@ pub mod ctrl;
 pub mod datapath;
 pub mod flow;
 pub mod meter;
+pub mod monitor;
 pub mod packet;
 pub mod vport;
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
 
 use std::hash::BuildHasher;
 
@@ -182,6 +184,7 @@ pub struct Registry {
     notifier: OnceLock<Notifier>,
     pmd: Mutex<Option<Pmd>>,
     hash_seed: u32,
+    stopping: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -244,6 +247,18 @@ impl Registry {
             notifier: OnceLock::new(),
             pmd: Mutex::new(pmd),
             hash_seed,
+            stopping: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Starts watching host links so that `netdev` ports whose interface disappears are
+    /// detached and announced, as the kernel does. Only meaningful with real devices.
+    pub fn watch_links(self: &Arc<Self>) {
+        if self.cfg.backend != PortBackend::System {
+            return;
+        }
+        if let Err(e) = monitor::spawn(self, self.stopping.clone()) {
+            tracing::warn!(error = %e, "cannot watch host links; removed interfaces will keep their ports");
         }
     }
 
@@ -363,6 +378,8 @@ impl Service for Registry {
         // Stopping the packet threads drops every queue, which closes the TAP devices we
         // created (as unloading the kernel module removes its internal ports) and removes the
         // host-side drop filters of attached interfaces.
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Release);
         if let Some(mut pmd) = self.pmd.lock().take() {
             pmd.shutdown();
         }
