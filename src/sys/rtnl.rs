@@ -50,7 +50,7 @@ impl LinkMonitor {
     /// Waits up to `timeout_ms` for one datagram of notifications; `Ok(0)` on timeout.
     pub fn recv(&self, buf: &mut [u8], timeout_ms: i32) -> io::Result<usize> {
         let ready = super::socket::poll(&[self.fd.as_fd()], libc::POLLIN, timeout_ms)?;
-        if !ready.first().is_some_and(|r| r & libc::POLLIN != 0) {
+        if ready.first().is_none_or(|r| r & libc::POLLIN == 0) {
             return Ok(0);
         }
         super::socket::recv(self.fd.as_fd(), buf, libc::MSG_DONTWAIT)
