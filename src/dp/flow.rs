@@ -234,6 +234,10 @@ pub struct FlowTable {
     count: usize,
     /// Interned masks by their wire bytes (which determine the fast-path form).
     masks: HashMap<Box<[u8]>, Arc<SharedMask>, FastHash>,
+    /// Interned action lists by their wire bytes: megaflows mostly share a few lists
+    /// (`output:2`), so each distinct list is compiled and stored once. Entries whose last
+    /// flow went away are dropped when that flow is removed.
+    actions: HashMap<Box<[u8]>, Arc<FlowActions>, FastHash>,
 }
 
 impl std::fmt::Debug for FlowTable {
@@ -262,7 +266,32 @@ impl FlowTable {
         self.slots.get(from..).unwrap_or(&[]).iter().flatten()
     }
 
+    /// The shared copy of an action list, adding it if it is new.
+    fn intern_actions(&mut self, actions: FlowActions) -> Arc<FlowActions> {
+        if let Some(a) = self.actions.get(&actions.bytes) {
+            return a.clone();
+        }
+        let a = Arc::new(actions);
+        self.actions.insert(a.bytes.clone(), a.clone());
+        a
+    }
+
+    /// Forgets an interned list nothing uses any more (the map's and the caller's references).
+    fn release_actions(&mut self, a: &Arc<FlowActions>) {
+        if Arc::strong_count(a) <= 2 {
+            self.actions.remove(&a.bytes);
+        }
+    }
+
+    /// Replaces a flow's actions with the interned copy of `actions`.
+    fn set_actions(&mut self, flow: &Flow, actions: FlowActions) {
+        let new = self.intern_actions(actions);
+        let old = flow.actions.swap(new);
+        self.release_actions(&old);
+    }
+
     fn insert(&mut self, m: &Parsed, ufid: Option<Ufid>, actions: FlowActions) -> Arc<Flow> {
+        let actions = self.intern_actions(actions);
         let mask = match self.masks.get(&m.mask_bytes[..]) {
             Some(shared) => shared.clone(),
             None => {
@@ -286,7 +315,7 @@ impl FlowTable {
             ufid,
             key_bytes: m.key_bytes.clone(),
             mask,
-            actions: ArcSwap::from_pointee(actions),
+            actions: ArcSwap::new(actions),
             stats: FlowStats::default(),
             dead: AtomicBool::new(false),
         });
@@ -327,6 +356,11 @@ impl FlowTable {
         if Arc::strong_count(&flow.mask) <= 2 {
             self.masks.remove(&flow.mask.bytes);
         }
+        // The map, the flow and `acts` hold the last three references to an unshared list.
+        let acts = flow.actions.load_full();
+        if Arc::strong_count(&acts) <= 3 {
+            self.actions.remove(&acts.bytes);
+        }
     }
 
     /// Removes every flow (`ovs_flow_tbl_flush`).
@@ -341,6 +375,7 @@ impl FlowTable {
         self.free.clear();
         self.count = 0;
         self.masks.clear();
+        self.actions.clear();
     }
 
     /// The flow a GET/SET/DEL addresses: by UFID, else by exact unmasked key.
@@ -509,7 +544,7 @@ pub fn flow_cmd_new(reg: &Registry, ctx: &Ctx<'_>, req: &FlowMsg) -> Result<Outc
                 Some(_) => return Err(Error::new(ENOENT, 0, "flow not found")),
             };
         }
-        flow.actions.store(Arc::new(actions));
+        table.set_actions(&flow, actions);
         Ok(ctx.echo().then(|| {
             flow.encode(
                 dp.ifindex,
@@ -570,7 +605,7 @@ pub fn flow_cmd_set(reg: &Registry, ctx: &Ctx<'_>, req: &FlowMsg) -> Result<Outc
             .find(ufid.as_ref(), parsed.as_ref().map(|p| &p.0.fkey))
             .ok_or(Error::new(ENOENT, 0, "flow not found"))?;
         if let Some(a) = actions {
-            flow.actions.store(Arc::new(a));
+            dp.flows.set_actions(&flow, a);
         }
         let reply = ctx.echo().then(|| {
             flow.encode(
