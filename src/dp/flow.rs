@@ -266,14 +266,14 @@ impl FlowTable {
         self.slots.get(from..).unwrap_or(&[]).iter().flatten()
     }
 
-    /// The shared copy of an action list, adding it if it is new.
-    fn intern_actions(&mut self, actions: FlowActions) -> Arc<FlowActions> {
-        if let Some(a) = self.actions.get(&actions.bytes) {
-            return a.clone();
+    /// The shared copy of an action list, compiling and adding it if it is new.
+    fn intern_actions(&mut self, actions: NewActions<'_>) -> Result<Arc<FlowActions>> {
+        if let Some(a) = self.actions.get(&actions.raw.bytes[..]) {
+            return Ok(a.clone());
         }
-        let a = Arc::new(actions);
+        let a = Arc::new(actions.compile()?);
         self.actions.insert(a.bytes.clone(), a.clone());
-        a
+        Ok(a)
     }
 
     /// Forgets an interned list nothing uses any more (the map's and the caller's references).
@@ -284,14 +284,20 @@ impl FlowTable {
     }
 
     /// Replaces a flow's actions with the interned copy of `actions`.
-    fn set_actions(&mut self, flow: &Flow, actions: FlowActions) {
-        let new = self.intern_actions(actions);
+    fn set_actions(&mut self, flow: &Flow, actions: NewActions<'_>) -> Result<()> {
+        let new = self.intern_actions(actions)?;
         let old = flow.actions.swap(new);
         self.release_actions(&old);
+        Ok(())
     }
 
-    fn insert(&mut self, m: &Parsed, ufid: Option<Ufid>, actions: FlowActions) -> Arc<Flow> {
-        let actions = self.intern_actions(actions);
+    fn insert(
+        &mut self,
+        m: &Parsed,
+        ufid: Option<Ufid>,
+        actions: NewActions<'_>,
+    ) -> Result<Arc<Flow>> {
+        let actions = self.intern_actions(actions)?;
         let mask = match self.masks.get(&m.mask_bytes[..]) {
             Some(shared) => shared.clone(),
             None => {
@@ -331,7 +337,7 @@ impl FlowTable {
         }
         self.slots[slot as usize] = Some(flow.clone());
         self.count += 1;
-        flow
+        Ok(flow)
     }
 
     fn remove(&mut self, flow: &Arc<Flow>) {
@@ -457,19 +463,32 @@ fn parse_key(req: &FlowMsg) -> Result<Option<(Parsed, Key, Key)>> {
     )))
 }
 
-fn parse_actions(req: &FlowMsg, key: &Key, mask: &Key) -> Result<Option<FlowActions>> {
+/// A validated action list not yet interned (compiled only if the table lacks it).
+struct NewActions<'r> {
+    raw: &'r RawAttrs,
+    actions: Actions,
+}
+
+impl NewActions<'_> {
+    /// Compilation refuses what the fast path cannot run (conntrack), so OVS's probes see it
+    /// missing; the error points at the action list.
+    fn compile(self) -> Result<FlowActions> {
+        let compiled =
+            CompiledActions::compile(&self.actions).map_err(|e| e.rebase(self.raw.offset))?;
+        Ok(FlowActions {
+            bytes: self.raw.bytes.clone().into_boxed_slice(),
+            compiled,
+        })
+    }
+}
+
+fn parse_actions<'r>(req: &'r FlowMsg, key: &Key, mask: &Key) -> Result<Option<NewActions<'r>>> {
     let Some(raw) = &req.actions else {
         return Ok(None);
     };
     let actions = Actions::parse(&raw.bytes, raw.offset)?;
     validate_actions(&actions, &FlowFacts::from_key(key, Some(mask)))?;
-    // Compilation refuses what the fast path cannot run (conntrack), so OVS's probes see it
-    // missing; the error points at the action list.
-    let compiled = CompiledActions::compile(&actions).map_err(|e| e.rebase(raw.offset))?;
-    Ok(Some(FlowActions {
-        bytes: raw.bytes.clone().into_boxed_slice(),
-        compiled,
-    }))
+    Ok(Some(NewActions { raw, actions }))
 }
 
 /// Dispatches a non-dump `ovs_flow` request.
@@ -520,7 +539,7 @@ pub fn flow_cmd_new(reg: &Registry, ctx: &Ctx<'_>, req: &FlowMsg) -> Result<Outc
             found = table.cls.lookup(&parsed.fkey.w).0;
         }
         let Some(mut flow) = found else {
-            let flow = table.insert(&parsed, ufid, actions);
+            let flow = table.insert(&parsed, ufid, actions)?;
             return Ok(ctx.echo().then(|| {
                 flow.encode(
                     dp.ifindex,
@@ -544,7 +563,7 @@ pub fn flow_cmd_new(reg: &Registry, ctx: &Ctx<'_>, req: &FlowMsg) -> Result<Outc
                 Some(_) => return Err(Error::new(ENOENT, 0, "flow not found")),
             };
         }
-        table.set_actions(&flow, actions);
+        table.set_actions(&flow, actions)?;
         Ok(ctx.echo().then(|| {
             flow.encode(
                 dp.ifindex,
@@ -605,7 +624,7 @@ pub fn flow_cmd_set(reg: &Registry, ctx: &Ctx<'_>, req: &FlowMsg) -> Result<Outc
             .find(ufid.as_ref(), parsed.as_ref().map(|p| &p.0.fkey))
             .ok_or(Error::new(ENOENT, 0, "flow not found"))?;
         if let Some(a) = actions {
-            dp.flows.set_actions(&flow, a);
+            dp.flows.set_actions(&flow, a)?;
         }
         let reply = ctx.echo().then(|| {
             flow.encode(
