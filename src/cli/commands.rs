@@ -256,7 +256,12 @@ impl<'t> Ctx<'_, 't> {
             self.error(EINVAL, "datapath not found");
             return Err(EINVAL);
         };
-        self.open_named(&name, false).inspect_err(|&e| {
+        self.open_reporting(&name)
+    }
+
+    /// Opens an existing datapath by `[type@]name`, reporting a failure as "opening datapath".
+    fn open_reporting(&mut self, arg: &str) -> Result<DpInfo, Errno> {
+        self.open_named(arg, false).inspect_err(|&e| {
             self.error(e, "opening datapath");
         })
     }
@@ -295,12 +300,9 @@ fn add_dp(ctx: &mut Ctx<'_, '_>, args: &[String]) -> Errno {
 }
 
 fn del_dp(ctx: &mut Ctx<'_, '_>, args: &[String]) -> Errno {
-    let dp = match ctx.open_named(&args[1], false) {
+    let dp = match ctx.open_reporting(&args[1]) {
         Ok(dp) => dp,
-        Err(e) => {
-            ctx.error(e, "opening datapath");
-            return e;
-        }
+        Err(e) => return e,
     };
     match ctx.dpif().delete(&dp) {
         Ok(()) => 0,
@@ -333,22 +335,28 @@ fn known_netdev_type(t: &str) -> bool {
     matches!(t, "system" | "tap" | "internal") || is_tunnel(t)
 }
 
-fn add_if(ctx: &mut Ctx<'_, '_>, args: &[String]) -> Errno {
-    let dp = match ctx.open_named(&args[1], false) {
+/// What `add-if` and `set-if` do to one `IFACE[,key=value...]` argument of datapath `dp_arg`.
+type IfaceCmd = fn(&mut Ctx<'_, '_>, &DpInfo, &str, &str) -> Errno;
+
+/// Opens datapath `args[1]` and runs `one` on every interface argument after it; the last
+/// failure is the result, as ovs-dpctl's `lasterror`.
+fn for_each_iface_arg(ctx: &mut Ctx<'_, '_>, args: &[String], one: IfaceCmd) -> Errno {
+    let dp = match ctx.open_reporting(&args[1]) {
         Ok(dp) => dp,
-        Err(e) => {
-            ctx.error(e, "opening datapath");
-            return e;
-        }
+        Err(e) => return e,
     };
     let mut lasterror = 0;
     for arg in &args[2..] {
-        let error = add_one_if(ctx, &dp, &args[1], arg);
+        let error = one(ctx, &dp, &args[1], arg);
         if error != 0 {
             lasterror = error;
         }
     }
     lasterror
+}
+
+fn add_if(ctx: &mut Ctx<'_, '_>, args: &[String]) -> Errno {
+    for_each_iface_arg(ctx, args, add_one_if)
 }
 
 fn add_one_if(ctx: &mut Ctx<'_, '_>, dp: &DpInfo, dp_arg: &str, arg: &str) -> Errno {
@@ -419,21 +427,7 @@ fn port_config(p: &PortInfo) -> PortConfig {
 }
 
 fn set_if(ctx: &mut Ctx<'_, '_>, args: &[String]) -> Errno {
-    let dp = match ctx.open_named(&args[1], false) {
-        Ok(dp) => dp,
-        Err(e) => {
-            ctx.error(e, "opening datapath");
-            return e;
-        }
-    };
-    let mut lasterror = 0;
-    for arg in &args[2..] {
-        let error = set_one_if(ctx, &dp, &args[1], arg);
-        if error != 0 {
-            lasterror = error;
-        }
-    }
-    lasterror
+    for_each_iface_arg(ctx, args, set_one_if)
 }
 
 fn set_one_if(ctx: &mut Ctx<'_, '_>, dp: &DpInfo, dp_arg: &str, arg: &str) -> Errno {
@@ -496,12 +490,9 @@ fn set_one_if(ctx: &mut Ctx<'_, '_>, dp: &DpInfo, dp_arg: &str, arg: &str) -> Er
 }
 
 fn del_if(ctx: &mut Ctx<'_, '_>, args: &[String]) -> Errno {
-    let dp = match ctx.open_named(&args[1], false) {
+    let dp = match ctx.open_reporting(&args[1]) {
         Ok(dp) => dp,
-        Err(e) => {
-            ctx.error(e, "opening datapath");
-            return e;
-        }
+        Err(e) => return e,
     };
     let mut lasterror = 0;
     for name in &args[2..] {

@@ -186,6 +186,22 @@ impl Fields<'_> {
         }
         self.out.push(',');
     }
+    /// `format_u8u`: a byte in decimal.
+    fn u8u(&mut self, name: &str, v: u8, m: Option<u8>) {
+        self.num(name, v.into(), m.map(u64::from), 0xff, false);
+    }
+    /// `format_u8x`: a byte as `%#x`.
+    fn u8x(&mut self, name: &str, v: u8, m: Option<u8>) {
+        self.num(name, v.into(), m.map(u64::from), 0xff, true);
+    }
+    /// `format_be16`: a 16-bit field in decimal.
+    fn be16(&mut self, name: &str, v: u16, m: Option<u16>) {
+        self.num(name, v.into(), m.map(u64::from), 0xffff, false);
+    }
+    /// `format_be16x`: a 16-bit field as `%#x`.
+    fn be16x(&mut self, name: &str, v: u16, m: Option<u16>) {
+        self.num(name, v.into(), m.map(u64::from), 0xffff, true);
+    }
     fn be64(&mut self, name: &str, v: u64, m: Option<u64>) {
         if !self.show(m == Some(0)) {
             return;
@@ -438,17 +454,9 @@ pub fn format_key_attr_verbose(
                 let _ = write!(f.out, "/{}", hash_x(u64::from(u32_of(mask))));
             }
         }
-        KeyAttr::CtMark(v) => {
+        KeyAttr::CtMark(_) | KeyAttr::CtZone(_) => {
             if verbose || !mask.is_none_or_wild() {
-                f.out.push_str(&hash_x(u64::from(*v)));
-                if !is_exact {
-                    let _ = write!(f.out, "/{}", hash_x(u64::from(u32_of(mask))));
-                }
-            }
-        }
-        KeyAttr::CtZone(v) => {
-            if verbose || !mask.is_none_or_wild() {
-                f.out.push_str(&hash_x(u64::from(*v)));
+                f.out.push_str(&hash_x(u64::from(u32_of(Some(attr)))));
                 if !is_exact {
                     let _ = write!(f.out, "/{}", hash_x(u64::from(u32_of(mask))));
                 }
@@ -481,54 +489,18 @@ pub fn format_key_attr_verbose(
             let mk = m!(KeyAttr::CtOrigTupleIpv4);
             f.ipv4("src", k.src, mk.map(|m| m.src));
             f.ipv4("dst", k.dst, mk.map(|m| m.dst));
-            f.num(
-                "proto",
-                k.proto.into(),
-                mk.map(|m| m.proto.into()),
-                0xff,
-                false,
-            );
-            f.num(
-                "tp_src",
-                k.src_port.into(),
-                mk.map(|m| m.src_port.into()),
-                0xffff,
-                false,
-            );
-            f.num(
-                "tp_dst",
-                k.dst_port.into(),
-                mk.map(|m| m.dst_port.into()),
-                0xffff,
-                false,
-            );
+            f.u8u("proto", k.proto, mk.map(|m| m.proto));
+            f.be16("tp_src", k.src_port, mk.map(|m| m.src_port));
+            f.be16("tp_dst", k.dst_port, mk.map(|m| m.dst_port));
             chomp(f.out);
         }
         KeyAttr::CtOrigTupleIpv6(k) => {
             let mk = m!(KeyAttr::CtOrigTupleIpv6);
             f.ipv6("src", &k.src, mk.map(|m| &m.src));
             f.ipv6("dst", &k.dst, mk.map(|m| &m.dst));
-            f.num(
-                "proto",
-                k.proto.into(),
-                mk.map(|m| m.proto.into()),
-                0xff,
-                false,
-            );
-            f.num(
-                "src_port",
-                k.src_port.into(),
-                mk.map(|m| m.src_port.into()),
-                0xffff,
-                false,
-            );
-            f.num(
-                "dst_port",
-                k.dst_port.into(),
-                mk.map(|m| m.dst_port.into()),
-                0xffff,
-                false,
-            );
+            f.u8u("proto", k.proto, mk.map(|m| m.proto));
+            f.be16("src_port", k.src_port, mk.map(|m| m.src_port));
+            f.be16("dst_port", k.dst_port, mk.map(|m| m.dst_port));
             chomp(f.out);
         }
         KeyAttr::Tunnel(t) => format_tunnel(&mut f, t, m!(KeyAttr::Tunnel)),
@@ -540,20 +512,9 @@ pub fn format_key_attr_verbose(
         }
         KeyAttr::PacketType(v) => {
             let mv = m!(KeyAttr::PacketType).copied().unwrap_or(u32::MAX);
-            f.num(
-                "ns",
-                u64::from(v >> 16),
-                Some(u64::from(mv >> 16)),
-                0xffff,
-                false,
-            );
-            f.num(
-                "id",
-                u64::from(v & 0xffff),
-                Some(u64::from(mv & 0xffff)),
-                0xffff,
-                true,
-            );
+            // `ns` is the upper half of the word and `id` the lower: the casts split it.
+            f.be16("ns", (v >> 16) as u16, Some((mv >> 16) as u16));
+            f.be16x("id", *v as u16, Some(mv as u16));
             chomp(f.out);
         }
         KeyAttr::Ethernet(k) => {
@@ -627,15 +588,9 @@ pub fn format_key_attr_verbose(
             let mk = m!(KeyAttr::Ipv4);
             f.ipv4("src", k.src, mk.map(|m| m.src));
             f.ipv4("dst", k.dst, mk.map(|m| m.dst));
-            f.num(
-                "proto",
-                k.proto.into(),
-                mk.map(|m| m.proto.into()),
-                0xff,
-                false,
-            );
-            f.num("tos", k.tos.into(), mk.map(|m| m.tos.into()), 0xff, true);
-            f.num("ttl", k.ttl.into(), mk.map(|m| m.ttl.into()), 0xff, false);
+            f.u8u("proto", k.proto, mk.map(|m| m.proto));
+            f.u8x("tos", k.tos, mk.map(|m| m.tos));
+            f.u8u("ttl", k.ttl, mk.map(|m| m.ttl));
             f.frag("frag", k.frag, mk.map(|m| m.frag));
             chomp(f.out);
         }
@@ -644,27 +599,9 @@ pub fn format_key_attr_verbose(
             f.ipv6("src", &k.src, mk.map(|m| &m.src));
             f.ipv6("dst", &k.dst, mk.map(|m| &m.dst));
             f.label("label", k.label, mk.map(|m| m.label));
-            f.num(
-                "proto",
-                k.proto.into(),
-                mk.map(|m| m.proto.into()),
-                0xff,
-                false,
-            );
-            f.num(
-                "tclass",
-                k.tclass.into(),
-                mk.map(|m| m.tclass.into()),
-                0xff,
-                true,
-            );
-            f.num(
-                "hlimit",
-                k.hlimit.into(),
-                mk.map(|m| m.hlimit.into()),
-                0xff,
-                false,
-            );
+            f.u8u("proto", k.proto, mk.map(|m| m.proto));
+            f.u8x("tclass", k.tclass, mk.map(|m| m.tclass));
+            f.u8u("hlimit", k.hlimit, mk.map(|m| m.hlimit));
             f.frag("frag", k.frag, mk.map(|m| m.frag));
             chomp(f.out);
         }
@@ -673,8 +610,8 @@ pub fn format_key_attr_verbose(
                 Some(KeyAttr::Tcp(m)) | Some(KeyAttr::Udp(m)) | Some(KeyAttr::Sctp(m)) => Some(m),
                 _ => None,
             };
-            f.num("src", k.src.into(), mk.map(|m| m.src.into()), 0xffff, false);
-            f.num("dst", k.dst.into(), mk.map(|m| m.dst.into()), 0xffff, false);
+            f.be16("src", k.src, mk.map(|m| m.src));
+            f.be16("dst", k.dst, mk.map(|m| m.dst));
             chomp(f.out);
         }
         KeyAttr::TcpFlags(v) => {
@@ -690,27 +627,15 @@ pub fn format_key_attr_verbose(
                 Some(KeyAttr::Icmp(m)) | Some(KeyAttr::Icmpv6(m)) => Some(m),
                 _ => None,
             };
-            f.num(
-                "type",
-                k.type_.into(),
-                mk.map(|m| m.type_.into()),
-                0xff,
-                false,
-            );
-            f.num(
-                "code",
-                k.code.into(),
-                mk.map(|m| m.code.into()),
-                0xff,
-                false,
-            );
+            f.u8u("type", k.type_, mk.map(|m| m.type_));
+            f.u8u("code", k.code, mk.map(|m| m.code));
             chomp(f.out);
         }
         KeyAttr::Arp(k) => {
             let mk = m!(KeyAttr::Arp);
             f.ipv4("sip", k.sip, mk.map(|m| m.sip));
             f.ipv4("tip", k.tip, mk.map(|m| m.tip));
-            f.num("op", k.op.into(), mk.map(|m| m.op.into()), 0xffff, false);
+            f.be16("op", k.op, mk.map(|m| m.op));
             f.mac("sha", &k.sha, mk.map(|m| &m.sha));
             f.mac("tha", &k.tha, mk.map(|m| &m.tha));
             chomp(f.out);
@@ -797,22 +722,10 @@ fn format_tunnel(f: &mut Fields<'_>, t: &TunnelKey, m: Option<&TunnelKey>) {
         f.ipv6("ipv6_dst", a, mv.as_ref());
     }
     if let Some(v) = t.tos {
-        f.num(
-            "tos",
-            v.into(),
-            m.map(|m| m.tos.unwrap_or(0).into()),
-            0xff,
-            true,
-        );
+        f.u8x("tos", v, m.map(|m| m.tos.unwrap_or(0)));
     }
     if let Some(v) = t.ttl {
-        f.num(
-            "ttl",
-            v.into(),
-            m.map(|m| m.ttl.unwrap_or(0).into()),
-            0xff,
-            false,
-        );
+        f.u8u("ttl", v, m.map(|m| m.ttl.unwrap_or(0)));
     }
     if t.dont_fragment {
         flags |= TNL_F_DF;
@@ -821,22 +734,10 @@ fn format_tunnel(f: &mut Fields<'_>, t: &TunnelKey, m: Option<&TunnelKey>) {
         flags |= TNL_F_CSUM;
     }
     if let Some(v) = t.tp_src {
-        f.num(
-            "tp_src",
-            v.into(),
-            m.map(|m| m.tp_src.unwrap_or(0).into()),
-            0xffff,
-            false,
-        );
+        f.be16("tp_src", v, m.map(|m| m.tp_src.unwrap_or(0)));
     }
     if let Some(v) = t.tp_dst {
-        f.num(
-            "tp_dst",
-            v.into(),
-            m.map(|m| m.tp_dst.unwrap_or(0).into()),
-            0xffff,
-            false,
-        );
+        f.be16("tp_dst", v, m.map(|m| m.tp_dst.unwrap_or(0)));
     }
     if t.oam {
         flags |= TNL_F_OAM;
@@ -850,20 +751,9 @@ fn format_tunnel(f: &mut Fields<'_>, t: &TunnelKey, m: Option<&TunnelKey>) {
     if let Some(g) = t.vxlan_gbp {
         f.out.push_str("vxlan(gbp(");
         let mg = m.map(|m| m.vxlan_gbp.unwrap_or(0));
-        f.num(
-            "id",
-            (g & 0xffff).into(),
-            mg.map(|m| (m & 0xffff).into()),
-            0xffff,
-            false,
-        );
-        f.num(
-            "flags",
-            ((g >> 16) & 0xff).into(),
-            mg.map(|m| ((m >> 16) & 0xff).into()),
-            0xff,
-            true,
-        );
+        // Group policy id in the low 16 bits, flags in the next 8.
+        f.be16("id", g as u16, mg.map(|m| m as u16));
+        f.u8x("flags", (g >> 16) as u8, mg.map(|m| (m >> 16) as u8));
         chomp(f.out);
         f.out.push_str(")),");
     }
@@ -916,14 +806,8 @@ fn format_geneve(f: &mut Fields<'_>, opts: &[u8], mask: Option<&[u8]>) {
         }
         let mo = mask.and_then(|m| m.get(i..i + len));
         f.out.push('{');
-        f.num(
-            "class",
-            class.into(),
-            mo.map(|m| u16::from_be_bytes([m[0], m[1]]).into()),
-            0xffff,
-            true,
-        );
-        f.num("type", ty.into(), mo.map(|m| m[2].into()), 0xff, true);
+        f.be16x("class", class, mo.map(|m| u16::from_be_bytes([m[0], m[1]])));
+        f.u8x("type", ty, mo.map(|m| m[2]));
         let len_mask = mo.map(|m| {
             if m[3] & 0x1f == 0x1f {
                 0xff
@@ -962,13 +846,7 @@ fn erspan_fields(o: &[u8]) -> (u32, u32, u8, u8) {
 fn format_erspan(f: &mut Fields<'_>, o: &[u8], m: Option<&[u8]>) {
     let (ver, idx, dir, hwid) = erspan_fields(o);
     let mf = m.map(erspan_fields);
-    f.num(
-        "ver",
-        u64::from(ver as u8),
-        mf.map(|m| u64::from(m.0 as u8)),
-        0xff,
-        false,
-    );
+    f.u8u("ver", ver as u8, mf.map(|m| m.0 as u8));
     if ver == 1 {
         match mf {
             Some(mf) => {
@@ -979,8 +857,8 @@ fn format_erspan(f: &mut Fields<'_>, o: &[u8], m: Option<&[u8]>) {
             }
         }
     } else if ver == 2 {
-        f.num("dir", dir.into(), mf.map(|m| m.2.into()), 0xff, false);
-        f.num("hwid", hwid.into(), mf.map(|m| m.3.into()), 0xff, true);
+        f.u8u("dir", dir, mf.map(|m| m.2));
+        f.u8x("hwid", hwid, mf.map(|m| m.3));
     }
     chomp(f.out);
 }
@@ -1087,6 +965,23 @@ impl<'a> Sc<'a> {
             Some((v, full))
         }
     }
+    /// One `name=V[/M]` field into a key field and its mask field (`SCAN_FIELD`): `Some(true)`
+    /// if `name` came next and its value scanned, `Some(false)` if `name` is not next. The
+    /// `From` lets a tunnel's optional fields take the plain scanned values.
+    fn field<U, T: From<U>>(
+        &mut self,
+        name: &str,
+        scan: impl FnOnce(&mut Self) -> P<(U, U)>,
+        k: &mut T,
+        m: &mut T,
+    ) -> P<bool> {
+        if !self.eat(name) {
+            return Some(false);
+        }
+        let (v, mv) = scan(self)?;
+        (*k, *m) = (v.into(), mv.into());
+        Some(true)
+    }
     /// The `SCAN_BEGIN … SCAN_FINISH` loop: `name=value` fields separated by single commas,
     /// optional trailing comma, then `)`. `field` returns `Some(true)` if it consumed a field,
     /// `Some(false)` if no field name matched, `None` on a bad value.
@@ -1119,6 +1014,11 @@ fn ip6m(sc: &mut Sc<'_>) -> P<(Ipv6Addr, Ipv6Addr)> {
 }
 fn macm(sc: &mut Sc<'_>) -> P<([u8; 6], [u8; 6])> {
     sc.masked(lex::mac, [0xff; 6])
+}
+/// A 20-bit flow label; a wider value is an error, a wider mask is kept as given.
+fn label20m(sc: &mut Sc<'_>) -> P<(u32, u32)> {
+    sc.masked(lex::u32_c, 0xfffff)
+        .filter(|&(v, _)| v & !0xfffff == 0)
 }
 fn fragm(sc: &mut Sc<'_>) -> P<(u8, u8)> {
     let w = sc.run(|s| lex::lower_word(s, 7))?;
@@ -1306,48 +1206,26 @@ fn parse_attr_inner(sc: &mut Sc<'_>, depth: usize) -> Result<P<(KeyAttr, KeyAttr
     if sc.eat("ct_tuple4(") {
         let (mut k, mut m) = (CtTupleIpv4::default(), CtTupleIpv4::default());
         let r = sc.fields(|sc| {
-            Some(if sc.eat("src=") {
-                (k.src, m.src) = ip4m(sc)?;
-                true
-            } else if sc.eat("dst=") {
-                (k.dst, m.dst) = ip4m(sc)?;
-                true
-            } else if sc.eat("proto=") {
-                (k.proto, m.proto) = u8m(sc)?;
-                true
-            } else if sc.eat("tp_src=") {
-                (k.src_port, m.src_port) = u16m(sc)?;
-                true
-            } else if sc.eat("tp_dst=") {
-                (k.dst_port, m.dst_port) = u16m(sc)?;
-                true
-            } else {
-                false
-            })
+            Some(
+                sc.field("src=", ip4m, &mut k.src, &mut m.src)?
+                    || sc.field("dst=", ip4m, &mut k.dst, &mut m.dst)?
+                    || sc.field("proto=", u8m, &mut k.proto, &mut m.proto)?
+                    || sc.field("tp_src=", u16m, &mut k.src_port, &mut m.src_port)?
+                    || sc.field("tp_dst=", u16m, &mut k.dst_port, &mut m.dst_port)?,
+            )
         });
         return Ok(r.map(|_| (K::CtOrigTupleIpv4(k), K::CtOrigTupleIpv4(m))));
     }
     if sc.eat("ct_tuple6(") {
         let (mut k, mut m) = (CtTupleIpv6::default(), CtTupleIpv6::default());
         let r = sc.fields(|sc| {
-            Some(if sc.eat("src=") {
-                (k.src, m.src) = ip6m(sc)?;
-                true
-            } else if sc.eat("dst=") {
-                (k.dst, m.dst) = ip6m(sc)?;
-                true
-            } else if sc.eat("proto=") {
-                (k.proto, m.proto) = u8m(sc)?;
-                true
-            } else if sc.eat("tp_src=") {
-                (k.src_port, m.src_port) = u16m(sc)?;
-                true
-            } else if sc.eat("tp_dst=") {
-                (k.dst_port, m.dst_port) = u16m(sc)?;
-                true
-            } else {
-                false
-            })
+            Some(
+                sc.field("src=", ip6m, &mut k.src, &mut m.src)?
+                    || sc.field("dst=", ip6m, &mut k.dst, &mut m.dst)?
+                    || sc.field("proto=", u8m, &mut k.proto, &mut m.proto)?
+                    || sc.field("tp_src=", u16m, &mut k.src_port, &mut m.src_port)?
+                    || sc.field("tp_dst=", u16m, &mut k.dst_port, &mut m.dst_port)?,
+            )
         });
         return Ok(r.map(|_| (K::CtOrigTupleIpv6(k), K::CtOrigTupleIpv6(m))));
     }
@@ -1360,15 +1238,10 @@ fn parse_attr_inner(sc: &mut Sc<'_>, depth: usize) -> Result<P<(KeyAttr, KeyAttr
     if sc.eat("packet_type(") {
         let (mut ns, mut id) = ((0u16, 0u16), (0u16, 0u16));
         let r = sc.fields(|sc| {
-            Some(if sc.eat("ns=") {
-                ns = u16m(sc)?;
-                true
-            } else if sc.eat("id=") {
-                id = u16m(sc)?;
-                true
-            } else {
-                false
-            })
+            Some(
+                sc.field("ns=", u16m, &mut ns.0, &mut ns.1)?
+                    || sc.field("id=", u16m, &mut id.0, &mut id.1)?,
+            )
         });
         let join = |a: u16, b: u16| (u32::from(a) << 16) | u32::from(b);
         return Ok(r.map(|_| {
@@ -1381,15 +1254,10 @@ fn parse_attr_inner(sc: &mut Sc<'_>, depth: usize) -> Result<P<(KeyAttr, KeyAttr
     if sc.eat("eth(") {
         let (mut k, mut m) = (EthernetKey::default(), EthernetKey::default());
         let r = sc.fields(|sc| {
-            Some(if sc.eat("src=") {
-                (k.src, m.src) = macm(sc)?;
-                true
-            } else if sc.eat("dst=") {
-                (k.dst, m.dst) = macm(sc)?;
-                true
-            } else {
-                false
-            })
+            Some(
+                sc.field("src=", macm, &mut k.src, &mut m.src)?
+                    || sc.field("dst=", macm, &mut k.dst, &mut m.dst)?,
+            )
         });
         return Ok(r.map(|_| (K::Ethernet(k), K::Ethernet(m))));
     }
@@ -1440,61 +1308,29 @@ fn parse_attr_inner(sc: &mut Sc<'_>, depth: usize) -> Result<P<(KeyAttr, KeyAttr
     if sc.eat("ipv4(") {
         let (mut k, mut m) = (Ipv4Key::default(), Ipv4Key::default());
         let r = sc.fields(|sc| {
-            Some(if sc.eat("src=") {
-                (k.src, m.src) = ip4m(sc)?;
-                true
-            } else if sc.eat("dst=") {
-                (k.dst, m.dst) = ip4m(sc)?;
-                true
-            } else if sc.eat("proto=") {
-                (k.proto, m.proto) = u8m(sc)?;
-                true
-            } else if sc.eat("tos=") {
-                (k.tos, m.tos) = u8m(sc)?;
-                true
-            } else if sc.eat("ttl=") {
-                (k.ttl, m.ttl) = u8m(sc)?;
-                true
-            } else if sc.eat("frag=") {
-                (k.frag, m.frag) = fragm(sc)?;
-                true
-            } else {
-                false
-            })
+            Some(
+                sc.field("src=", ip4m, &mut k.src, &mut m.src)?
+                    || sc.field("dst=", ip4m, &mut k.dst, &mut m.dst)?
+                    || sc.field("proto=", u8m, &mut k.proto, &mut m.proto)?
+                    || sc.field("tos=", u8m, &mut k.tos, &mut m.tos)?
+                    || sc.field("ttl=", u8m, &mut k.ttl, &mut m.ttl)?
+                    || sc.field("frag=", fragm, &mut k.frag, &mut m.frag)?,
+            )
         });
         return Ok(r.map(|_| (K::Ipv4(k), K::Ipv4(m))));
     }
     if sc.eat("ipv6(") {
         let (mut k, mut m) = (Ipv6Key::default(), Ipv6Key::default());
         let r = sc.fields(|sc| {
-            Some(if sc.eat("src=") {
-                (k.src, m.src) = ip6m(sc)?;
-                true
-            } else if sc.eat("dst=") {
-                (k.dst, m.dst) = ip6m(sc)?;
-                true
-            } else if sc.eat("label=") {
-                let (v, mv) = sc.masked(lex::u32_c, 0xfffff)?;
-                if v & !0xfffff != 0 {
-                    return None;
-                }
-                (k.label, m.label) = (v, mv);
-                true
-            } else if sc.eat("proto=") {
-                (k.proto, m.proto) = u8m(sc)?;
-                true
-            } else if sc.eat("tclass=") {
-                (k.tclass, m.tclass) = u8m(sc)?;
-                true
-            } else if sc.eat("hlimit=") {
-                (k.hlimit, m.hlimit) = u8m(sc)?;
-                true
-            } else if sc.eat("frag=") {
-                (k.frag, m.frag) = fragm(sc)?;
-                true
-            } else {
-                false
-            })
+            Some(
+                sc.field("src=", ip6m, &mut k.src, &mut m.src)?
+                    || sc.field("dst=", ip6m, &mut k.dst, &mut m.dst)?
+                    || sc.field("label=", label20m, &mut k.label, &mut m.label)?
+                    || sc.field("proto=", u8m, &mut k.proto, &mut m.proto)?
+                    || sc.field("tclass=", u8m, &mut k.tclass, &mut m.tclass)?
+                    || sc.field("hlimit=", u8m, &mut k.hlimit, &mut m.hlimit)?
+                    || sc.field("frag=", fragm, &mut k.frag, &mut m.frag)?,
+            )
         });
         return Ok(r.map(|_| (K::Ipv6(k), K::Ipv6(m))));
     }
@@ -1506,15 +1342,10 @@ fn parse_attr_inner(sc: &mut Sc<'_>, depth: usize) -> Result<P<(KeyAttr, KeyAttr
         if sc.eat(name) {
             let (mut k, mut m) = (PortsKey::default(), PortsKey::default());
             let r = sc.fields(|sc| {
-                Some(if sc.eat("src=") {
-                    (k.src, m.src) = u16m(sc)?;
-                    true
-                } else if sc.eat("dst=") {
-                    (k.dst, m.dst) = u16m(sc)?;
-                    true
-                } else {
-                    false
-                })
+                Some(
+                    sc.field("src=", u16m, &mut k.src, &mut m.src)?
+                        || sc.field("dst=", u16m, &mut k.dst, &mut m.dst)?,
+                )
             });
             return Ok(r.map(|_| (mk(k), mk(m))));
         }
@@ -1530,15 +1361,10 @@ fn parse_attr_inner(sc: &mut Sc<'_>, depth: usize) -> Result<P<(KeyAttr, KeyAttr
         if sc.eat(name) {
             let (mut k, mut m) = (IcmpKey::default(), IcmpKey::default());
             let r = sc.fields(|sc| {
-                Some(if sc.eat("type=") {
-                    (k.type_, m.type_) = u8m(sc)?;
-                    true
-                } else if sc.eat("code=") {
-                    (k.code, m.code) = u8m(sc)?;
-                    true
-                } else {
-                    false
-                })
+                Some(
+                    sc.field("type=", u8m, &mut k.type_, &mut m.type_)?
+                        || sc.field("code=", u8m, &mut k.code, &mut m.code)?,
+                )
             });
             return Ok(r.map(|_| (mk(k), mk(m))));
         }
@@ -1546,42 +1372,24 @@ fn parse_attr_inner(sc: &mut Sc<'_>, depth: usize) -> Result<P<(KeyAttr, KeyAttr
     if sc.eat("arp(") {
         let (mut k, mut m) = (ArpKey::default(), ArpKey::default());
         let r = sc.fields(|sc| {
-            Some(if sc.eat("sip=") {
-                (k.sip, m.sip) = ip4m(sc)?;
-                true
-            } else if sc.eat("tip=") {
-                (k.tip, m.tip) = ip4m(sc)?;
-                true
-            } else if sc.eat("op=") {
-                (k.op, m.op) = u16m(sc)?;
-                true
-            } else if sc.eat("sha=") {
-                (k.sha, m.sha) = macm(sc)?;
-                true
-            } else if sc.eat("tha=") {
-                (k.tha, m.tha) = macm(sc)?;
-                true
-            } else {
-                false
-            })
+            Some(
+                sc.field("sip=", ip4m, &mut k.sip, &mut m.sip)?
+                    || sc.field("tip=", ip4m, &mut k.tip, &mut m.tip)?
+                    || sc.field("op=", u16m, &mut k.op, &mut m.op)?
+                    || sc.field("sha=", macm, &mut k.sha, &mut m.sha)?
+                    || sc.field("tha=", macm, &mut k.tha, &mut m.tha)?,
+            )
         });
         return Ok(r.map(|_| (K::Arp(k), K::Arp(m))));
     }
     if sc.eat("nd(") {
         let (mut k, mut m) = (NdKey::default(), NdKey::default());
         let r = sc.fields(|sc| {
-            Some(if sc.eat("target=") {
-                (k.target, m.target) = ip6m(sc)?;
-                true
-            } else if sc.eat("sll=") {
-                (k.sll, m.sll) = macm(sc)?;
-                true
-            } else if sc.eat("tll=") {
-                (k.tll, m.tll) = macm(sc)?;
-                true
-            } else {
-                false
-            })
+            Some(
+                sc.field("target=", ip6m, &mut k.target, &mut m.target)?
+                    || sc.field("sll=", macm, &mut k.sll, &mut m.sll)?
+                    || sc.field("tll=", macm, &mut k.tll, &mut m.tll)?,
+            )
         });
         return Ok(r.map(|_| (K::Nd(k), K::Nd(m))));
     }
@@ -1681,56 +1489,7 @@ struct TunPair {
 fn parse_tunnel(sc: &mut Sc<'_>) -> P<(TunnelKey, TunnelKey)> {
     let mut t = TunPair::default();
     sc.fields(|sc| {
-        let t = &mut t;
-        Some(if sc.eat("tun_id=") {
-            let (v, m) = sc.masked(lex::u64_c, u64::MAX)?;
-            (t.k.id, t.m.id) = (Some(v), Some(m));
-            true
-        } else if sc.eat("src=") {
-            let (v, m) = ip4m(sc)?;
-            (t.k.ipv4_src, t.m.ipv4_src) = (Some(v), Some(m));
-            true
-        } else if sc.eat("dst=") {
-            let (v, m) = ip4m(sc)?;
-            (t.k.ipv4_dst, t.m.ipv4_dst) = (Some(v), Some(m));
-            true
-        } else if sc.eat("ipv6_src=") {
-            let (v, m) = ip6m(sc)?;
-            (t.k.ipv6_src, t.m.ipv6_src) = (Some(v), Some(m));
-            true
-        } else if sc.eat("ipv6_dst=") {
-            let (v, m) = ip6m(sc)?;
-            (t.k.ipv6_dst, t.m.ipv6_dst) = (Some(v), Some(m));
-            true
-        } else if sc.eat("tos=") {
-            let (v, m) = u8m(sc)?;
-            (t.k.tos, t.m.tos) = (Some(v), Some(m));
-            true
-        } else if sc.eat("ttl=") {
-            let (v, m) = u8m(sc)?;
-            (t.k.ttl, t.m.ttl) = (Some(v), Some(m));
-            true
-        } else if sc.eat("tp_src=") {
-            let (v, m) = u16m(sc)?;
-            (t.k.tp_src, t.m.tp_src) = (Some(v), Some(m));
-            true
-        } else if sc.eat("tp_dst=") {
-            let (v, m) = u16m(sc)?;
-            (t.k.tp_dst, t.m.tp_dst) = (Some(v), Some(m));
-            true
-        } else if sc.eat("erspan(") {
-            let (v, m) = parse_erspan(sc)?;
-            (t.k.erspan_opts, t.m.erspan_opts) = (Some(v), Some(m));
-            true
-        } else if sc.eat("vxlan(gbp(") {
-            let (v, m) = parse_gbp(sc)?;
-            (t.k.vxlan_gbp, t.m.vxlan_gbp) = (Some(v), Some(m));
-            true
-        } else if sc.eat("geneve(") {
-            let (v, m) = parse_geneve(sc)?;
-            (t.k.geneve_opts, t.m.geneve_opts) = (Some(v), Some(m));
-            true
-        } else if sc.eat("flags(") {
+        if sc.eat("flags(") {
             let (v, m) = parse_flags(sc, tun_flag_name, TNL_F_MASK)?;
             if !sc.eat(")") {
                 return None;
@@ -1742,10 +1501,34 @@ fn parse_tunnel(sc: &mut Sc<'_>) -> P<(TunnelKey, TunnelKey)> {
             t.m.dont_fragment = m & TNL_F_DF != 0;
             t.m.csum = m & TNL_F_CSUM != 0;
             t.m.oam = m & TNL_F_OAM != 0;
-            true
-        } else {
-            false
-        })
+            return Some(true);
+        }
+        let (k, m) = (&mut t.k, &mut t.m);
+        let tun_id = |sc: &mut Sc<'_>| sc.masked(lex::u64_c, u64::MAX);
+        Some(
+            sc.field("tun_id=", tun_id, &mut k.id, &mut m.id)?
+                || sc.field("src=", ip4m, &mut k.ipv4_src, &mut m.ipv4_src)?
+                || sc.field("dst=", ip4m, &mut k.ipv4_dst, &mut m.ipv4_dst)?
+                || sc.field("ipv6_src=", ip6m, &mut k.ipv6_src, &mut m.ipv6_src)?
+                || sc.field("ipv6_dst=", ip6m, &mut k.ipv6_dst, &mut m.ipv6_dst)?
+                || sc.field("tos=", u8m, &mut k.tos, &mut m.tos)?
+                || sc.field("ttl=", u8m, &mut k.ttl, &mut m.ttl)?
+                || sc.field("tp_src=", u16m, &mut k.tp_src, &mut m.tp_src)?
+                || sc.field("tp_dst=", u16m, &mut k.tp_dst, &mut m.tp_dst)?
+                || sc.field(
+                    "erspan(",
+                    parse_erspan,
+                    &mut k.erspan_opts,
+                    &mut m.erspan_opts,
+                )?
+                || sc.field("vxlan(gbp(", parse_gbp, &mut k.vxlan_gbp, &mut m.vxlan_gbp)?
+                || sc.field(
+                    "geneve(",
+                    parse_geneve,
+                    &mut k.geneve_opts,
+                    &mut m.geneve_opts,
+                )?,
+        )
     })?;
     Some((t.k, t.m))
 }

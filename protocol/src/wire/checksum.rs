@@ -76,6 +76,37 @@ pub fn pseudo_header_v6(src: &[u8; 16], dst: &[u8; 16], next_header: u8, len: u3
     fold(acc)
 }
 
+/// True if `segment`, checksum field included, sums to all ones with its IPv4 pseudo-header;
+/// false for a segment too long for the pseudo-header's 16-bit length.
+#[inline]
+pub(crate) fn verify_v4(src: &[u8; 4], dst: &[u8; 4], protocol: u8, segment: &[u8]) -> bool {
+    let Ok(len) = u16::try_from(segment.len()) else {
+        return false;
+    };
+    add(pseudo_header_v4(src, dst, protocol, len), sum(segment)) == 0xffff
+}
+
+/// True if `segment`, checksum field included, sums to all ones with its IPv6 pseudo-header;
+/// false for a segment too long for the pseudo-header's 32-bit length.
+#[inline]
+pub(crate) fn verify_v6(src: &[u8; 16], dst: &[u8; 16], next_header: u8, segment: &[u8]) -> bool {
+    let Ok(len) = u32::try_from(segment.len()) else {
+        return false;
+    };
+    add(pseudo_header_v6(src, dst, next_header, len), sum(segment)) == 0xffff
+}
+
+/// `CSUM_MANGLED_0`: a computed UDP checksum of 0 is sent as its one's-complement twin, because
+/// 0 on the wire means the sender computed none (RFC 768).
+#[inline]
+pub(crate) fn mangle_zero(c: u16) -> u16 {
+    if c == 0 {
+        0xffff
+    } else {
+        c
+    }
+}
+
 /// The checksum field of a transport segment given its pseudo-header sum; the segment's own
 /// checksum field must read zero.
 #[inline]

@@ -97,12 +97,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// True if the checksum over the whole buffer and the IPv6 pseudo-header is correct.
     #[inline]
     pub fn verify_checksum(&self, src: &[u8; 16], dst: &[u8; 16]) -> bool {
-        let b = self.buffer.as_ref();
-        let Ok(len) = u32::try_from(b.len()) else {
-            return false;
-        };
-        let ph = checksum::pseudo_header_v6(src, dst, IPPROTO_ICMPV6, len);
-        checksum::add(ph, checksum::sum(b)) == 0xffff
+        checksum::verify_v6(src, dst, IPPROTO_ICMPV6, self.buffer.as_ref())
     }
 }
 

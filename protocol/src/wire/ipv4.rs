@@ -356,7 +356,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
                 let check = be16(l4, 6);
                 if check != 0 {
                     let c = checksum::update_addr_v4(check, old, new);
-                    put_be16(l4, 6, if c == 0 { 0xffff } else { c });
+                    put_be16(l4, 6, checksum::mangle_zero(c));
                 }
             }
             _ => {}

@@ -256,11 +256,8 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
             // Over IPv6 a zero UDP checksum is invalid anyway; the kernel leaves it as is.
             return;
         }
-        let mut c = checksum::update_addr_v6(check, old, new);
-        if udp && c == 0 {
-            c = 0xffff;
-        }
-        put_be16(l4, at, c);
+        let c = checksum::update_addr_v6(check, old, new);
+        put_be16(l4, at, if udp { checksum::mangle_zero(c) } else { c });
     }
 }
 

@@ -134,23 +134,13 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// True if the checksum over the whole buffer and the IPv4 pseudo-header is correct.
     #[inline]
     pub fn verify_checksum_v4(&self, src: &[u8; 4], dst: &[u8; 4]) -> bool {
-        let b = self.buffer.as_ref();
-        let Ok(len) = u16::try_from(b.len()) else {
-            return false;
-        };
-        let ph = checksum::pseudo_header_v4(src, dst, IPPROTO_TCP, len);
-        checksum::add(ph, checksum::sum(b)) == 0xffff
+        checksum::verify_v4(src, dst, IPPROTO_TCP, self.buffer.as_ref())
     }
 
     /// True if the checksum over the whole buffer and the IPv6 pseudo-header is correct.
     #[inline]
     pub fn verify_checksum_v6(&self, src: &[u8; 16], dst: &[u8; 16]) -> bool {
-        let b = self.buffer.as_ref();
-        let Ok(len) = u32::try_from(b.len()) else {
-            return false;
-        };
-        let ph = checksum::pseudo_header_v6(src, dst, IPPROTO_TCP, len);
-        checksum::add(ph, checksum::sum(b)) == 0xffff
+        checksum::verify_v6(src, dst, IPPROTO_TCP, self.buffer.as_ref())
     }
 }
 

@@ -3,7 +3,8 @@
 //! ≈ `struct udphdr`, `udphdr_ok` in `net/openvswitch/flow.c`; `set_udp` in
 //! `net/openvswitch/actions.c`.
 
-use super::{be16, checksum, emit_room, put_be16, IPPROTO_UDP};
+use super::checksum::{self, mangle_zero};
+use super::{be16, emit_room, put_be16, IPPROTO_UDP};
 use crate::{Error, Result};
 
 /// Length of the header.
@@ -13,17 +14,6 @@ pub const HEADER_LEN: usize = 8;
 #[derive(Debug, Clone)]
 pub struct Packet<T: AsRef<[u8]>> {
     buffer: T,
-}
-
-/// `CSUM_MANGLED_0`: a computed checksum of 0 is sent as its one's-complement twin, because 0
-/// on the wire means the sender computed none (RFC 768).
-#[inline]
-fn mangle_zero(c: u16) -> u16 {
-    if c == 0 {
-        0xffff
-    } else {
-        c
-    }
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
@@ -103,9 +93,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
         if self.checksum() == 0 {
             return true;
         }
-        let d = &self.buffer.as_ref()[..self.end()];
-        let ph = checksum::pseudo_header_v4(src, dst, IPPROTO_UDP, d.len() as u16);
-        checksum::add(ph, checksum::sum(d)) == 0xffff
+        checksum::verify_v4(src, dst, IPPROTO_UDP, &self.buffer.as_ref()[..self.end()])
     }
 
     /// True if the checksum is correct over the datagram and the IPv6 pseudo-header (where it
@@ -113,8 +101,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     #[inline]
     pub fn verify_checksum_v6(&self, src: &[u8; 16], dst: &[u8; 16]) -> bool {
         let d = &self.buffer.as_ref()[..self.end()];
-        let ph = checksum::pseudo_header_v6(src, dst, IPPROTO_UDP, d.len() as u32);
-        self.checksum() != 0 && checksum::add(ph, checksum::sum(d)) == 0xffff
+        self.checksum() != 0 && checksum::verify_v6(src, dst, IPPROTO_UDP, d)
     }
 }
 
