@@ -395,7 +395,7 @@ fn rings_carry_many_bursts_in_order_with_exact_bytes() {
     if !require_root() {
         return;
     }
-    // 300 frames: ten bursts, so the receive cursor resumes inside a block between calls.
+    // 300 frames: ten bursts, so the ring heads carry over between calls.
     let (got, sent) = exchange_many("prg", "198.18.16.2/24", true, 300);
     assert_eq!((got.len(), sent.len()), (300, 300));
 }

@@ -1,11 +1,16 @@
-//! Memory-mapped AF_PACKET rings (`PACKET_RX_RING` / `PACKET_TX_RING`, `TPACKET_V3`).
+//! Memory-mapped AF_PACKET rings (`PACKET_RX_RING` / `PACKET_TX_RING`, `TPACKET_V2`).
 //!
 //! ≈ `Documentation/networking/packet_mmap.rst` and `tpacket_rcv` / `tpacket_snd` of
-//! `net/packet/af_packet.c`. The receive ring is a sequence of blocks the kernel fills with
-//! variable-sized packets and hands over whole (`TP_STATUS_USER` in the block header) when full
-//! or after `tp_retire_blk_tov`; the transmit ring is a sequence of fixed-size frames we mark
-//! `TP_STATUS_SEND_REQUEST` and the kernel sends on the next `send()`. Both sit in one mapping,
-//! receive ring first, as `packet_mmap` lays them out.
+//! `net/packet/af_packet.c`. Both rings are arrays of fixed 2 KiB frames, each with a status
+//! word saying who owns it; they sit in one mapping, receive ring first, as `packet_mmap`
+//! lays them out.
+//!
+//! Why V2 and not V3: V3 hands frames over a whole block at a time, when the block is full or
+//! after `tp_retire_blk_tov` (≥ 1 ms): a lightly loaded switch would add up to 1 ms per
+//! crossing (ping through userdp went from 79 to 832 µs). V2 hands each frame over as soon as
+//! it is written. Frames bigger than a slot (GSO super-frames) are truncated in the ring, but
+//! with `PACKET_COPY_THRESH` the kernel also queues the whole frame on the socket, in ring
+//! order, where `recvmsg` reads it (`TP_STATUS_COPY` on the slot).
 //!
 //! Everything read from the ring is bounds-checked against the mapping: a confused kernel or a
 //! concurrent writer can make us drop frames, never read outside the ring.
@@ -18,56 +23,42 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::port::batch::{Packet, VirtioNetHdr, VlanTag};
 
-/// `TPACKET_V3` of `enum tpacket_versions`.
-const TPACKET_V3: libc::c_int = 2;
-/// `TPACKET_ALIGN(sizeof(struct tpacket3_hdr))`: where a transmit frame's data starts (we do
-/// not set `PACKET_TX_HAS_OFF`, so the kernel takes `tp_hdrlen - sizeof(sockaddr_ll)`).
-const TP3_HDRLEN: usize = 48;
+/// `TPACKET_V2` of `enum tpacket_versions`.
+const TPACKET_V2: libc::c_int = 1;
+/// `TPACKET_ALIGN(sizeof(struct tpacket2_hdr))`: where a transmit frame's data starts (we do
+/// not set `PACKET_TX_HAS_OFF`, so the kernel takes `tp_hdrlen - sizeof(sockaddr_ll)`), and
+/// where the kernel puts the `sockaddr_ll` of a received frame.
+const TP2_HDRLEN: usize = 32;
 
-// `struct tpacket_block_desc`: version, offset_to_priv, then `struct tpacket_hdr_v1`.
-const BLK_STATUS: usize = 8;
-const BLK_NUM_PKTS: usize = 12;
-const BLK_FIRST_PKT: usize = 16;
-const BLK_HDR_LEN: usize = 48;
+// `struct tpacket2_hdr`.
+const H2_STATUS: usize = 0;
+const H2_LEN: usize = 4;
+const H2_SNAPLEN: usize = 8;
+const H2_MAC: usize = 12;
+const H2_VLAN_TCI: usize = 24;
+const H2_VLAN_TPID: usize = 26;
+/// `sll_pkttype` of the `sockaddr_ll` after the header.
+const H2_SLL_PKTTYPE: usize = TP2_HDRLEN + 10;
 
-// `struct tpacket3_hdr`.
-const H3_NEXT_OFFSET: usize = 0;
-const H3_SNAPLEN: usize = 12;
-const H3_LEN: usize = 16;
-const H3_STATUS: usize = 20;
-const H3_MAC: usize = 24;
-const H3_VLAN_TCI: usize = 32;
-const H3_VLAN_TPID: usize = 36;
-/// `sll_pkttype` of the `sockaddr_ll` the kernel puts at `TPACKET_ALIGN(sizeof(tpacket3_hdr))`.
-const H3_SLL_PKTTYPE: usize = TP3_HDRLEN + 10;
-
-/// Receive block size: a 64 KiB GSO super-frame plus its ring headers must fit in one block
-/// (`max_frame_len` = block size − block header), or the kernel clamps it.
-const RX_BLOCK_SIZE: usize = 128 << 10;
-/// Receive blocks: 4 MiB in all, as much as the socket buffer the syscall path asks for.
-const RX_BLOCK_NR: usize = 32;
-/// How long (ms) the kernel keeps a block that has frames before handing it over: the
-/// latency added when traffic is too light to fill blocks.
-const RX_RETIRE_TOV_MS: u32 = 1;
-/// Transmit frame size: an MTU frame with a VLAN tag, vnet header and ring header fits; bigger
-/// frames (GSO) go through the side socket.
-const TX_FRAME_SIZE: usize = 2048;
-/// Transmit block size (a page multiple holding whole frames).
-const TX_BLOCK_SIZE: usize = 64 << 10;
+/// Frame size of both rings: an MTU frame with a VLAN tag, vnet header and ring headers fits.
+const FRAME_SIZE: usize = 2048;
+/// Block size (a page multiple holding whole frames).
+const BLOCK_SIZE: usize = 64 << 10;
+/// Receive blocks: 2048 frames, 4 MiB, as much as the socket buffer the syscall path asks for.
+const RX_BLOCK_NR: usize = 64;
 /// Transmit blocks: 512 frames in flight at most.
 const TX_BLOCK_NR: usize = 16;
+const FRAMES_PER_BLOCK: usize = BLOCK_SIZE / FRAME_SIZE;
+const RX_FRAMES: usize = FRAMES_PER_BLOCK * RX_BLOCK_NR;
+const TX_FRAMES: usize = FRAMES_PER_BLOCK * TX_BLOCK_NR;
 
-/// `struct tpacket_req3`.
+/// `struct tpacket_req`.
 #[repr(C)]
-#[derive(Default)]
-struct TpacketReq3 {
+struct TpacketReq {
     tp_block_size: u32,
     tp_block_nr: u32,
     tp_frame_size: u32,
     tp_frame_nr: u32,
-    tp_retire_blk_tov: u32,
-    tp_sizeof_priv: u32,
-    tp_feature_req_word: u32,
 }
 
 /// The shared mapping of a socket's rings; unmapped on drop.
@@ -87,21 +78,12 @@ impl Drop for Mapping {
     }
 }
 
-/// Where the receive side stands: the block being read and the next packet in it.
-#[derive(Debug, Default, Clone, Copy)]
-struct RxCursor {
-    block: usize,
-    /// Packets of `block` not yet read (0 = the block is not ours yet).
-    left: u32,
-    /// Offset in the block of the next packet.
-    off: usize,
-}
-
 /// The receive and transmit rings of one AF_PACKET socket.
 #[derive(Debug)]
 pub(crate) struct Rings {
     map: Mapping,
-    rx: RxCursor,
+    /// Next receive frame to look at.
+    rx_head: usize,
     /// Offset of the transmit ring in the mapping (0 frames when there is none).
     tx_base: usize,
     tx_frames: usize,
@@ -121,6 +103,9 @@ unsafe impl Send for Rings {}
 pub(crate) struct RingRecv {
     pub received: usize,
     pub dropped: usize,
+    /// Stopped at a slot whose whole frame waits on the socket: read it with `recvmsg`, then
+    /// [`Rings::release_rx`].
+    pub copy: bool,
 }
 
 fn setsockopt<T>(fd: RawFd, name: libc::c_int, val: &T) -> io::Result<()> {
@@ -148,39 +133,30 @@ impl Rings {
     /// the whole frame into the skb, where without it the skb would point into ring pages the
     /// kernel hands back at `skb_orphan` — before a local receiver has read them.
     pub(crate) fn setup(fd: RawFd, vnet_hdr: bool, ignores_outgoing: bool) -> io::Result<Rings> {
-        setsockopt(fd, libc::PACKET_VERSION, &TPACKET_V3)?;
+        setsockopt(fd, libc::PACKET_VERSION, &TPACKET_V2)?;
+        let one: libc::c_int = 1;
+        // Any non-zero threshold: frames that do not fit a slot are also queued whole.
+        setsockopt(fd, libc::PACKET_COPY_THRESH, &one)?;
         if vnet_hdr {
             // A frame the kernel cannot parse is skipped (marked available) instead of
             // blocking the ring with TP_STATUS_WRONG_FORMAT. Refused (EBUSY) once a ring exists.
-            let one: libc::c_int = 1;
             setsockopt(fd, libc::PACKET_LOSS, &one)?;
         }
-        let rx = TpacketReq3 {
-            tp_block_size: RX_BLOCK_SIZE as u32,
-            tp_block_nr: RX_BLOCK_NR as u32,
-            // Only used by the kernel to check the frame count; V3 packets are variable-sized.
-            tp_frame_size: 2048,
-            tp_frame_nr: (RX_BLOCK_SIZE / 2048 * RX_BLOCK_NR) as u32,
-            tp_retire_blk_tov: RX_RETIRE_TOV_MS,
-            tp_sizeof_priv: 0,
-            tp_feature_req_word: 0,
+        let req = |blocks: usize| TpacketReq {
+            tp_block_size: BLOCK_SIZE as u32,
+            tp_block_nr: blocks as u32,
+            tp_frame_size: FRAME_SIZE as u32,
+            tp_frame_nr: (FRAMES_PER_BLOCK * blocks) as u32,
         };
-        setsockopt(fd, libc::PACKET_RX_RING, &rx)?;
+        setsockopt(fd, libc::PACKET_RX_RING, &req(RX_BLOCK_NR))?;
         let tx_frames = if vnet_hdr {
-            let tx = TpacketReq3 {
-                tp_block_size: TX_BLOCK_SIZE as u32,
-                tp_block_nr: TX_BLOCK_NR as u32,
-                tp_frame_size: TX_FRAME_SIZE as u32,
-                tp_frame_nr: (TX_BLOCK_SIZE / TX_FRAME_SIZE * TX_BLOCK_NR) as u32,
-                ..Default::default()
-            };
-            setsockopt(fd, libc::PACKET_TX_RING, &tx)?;
-            TX_BLOCK_SIZE / TX_FRAME_SIZE * TX_BLOCK_NR
+            setsockopt(fd, libc::PACKET_TX_RING, &req(TX_BLOCK_NR))?;
+            TX_FRAMES
         } else {
             0
         };
-        let tx_base = RX_BLOCK_SIZE * RX_BLOCK_NR;
-        let len = tx_base + tx_frames * TX_FRAME_SIZE;
+        let tx_base = RX_FRAMES * FRAME_SIZE;
+        let len = tx_base + tx_frames * FRAME_SIZE;
         // SAFETY: a fresh shared mapping of the socket's rings; the kernel checks len against
         // the ring sizes. We check the result before using it.
         let p = unsafe {
@@ -199,7 +175,7 @@ impl Rings {
         let base = NonNull::new(p.cast::<u8>()).ok_or_else(|| io::Error::other("mmap: null"))?;
         Ok(Rings {
             map: Mapping { base, len },
-            rx: RxCursor::default(),
+            rx_head: 0,
             tx_base,
             tx_frames,
             tx_head: 0,
@@ -217,12 +193,12 @@ impl Rings {
     fn status(&self, off: usize) -> &AtomicU32 {
         assert!(off.is_multiple_of(4) && off + 4 <= self.map.len);
         // SAFETY: off is 4-aligned (the mapping is page-aligned) and inside the mapping (asserted
-        // above; callers pass offsets of ring headers); the mapping lives as long as &self, and
+        // above; callers pass offsets of frame headers); the mapping lives as long as &self, and
         // the kernel accesses the word concurrently, hence atomic access.
         unsafe { AtomicU32::from_ptr(self.map.base.as_ptr().add(off).cast()) }
     }
 
-    /// A plain read of a header field at `off` (only when the block or frame is ours).
+    /// A plain read of a header field at `off` (only when the frame is ours).
     fn read_u32(&self, off: usize) -> Option<u32> {
         let b = self.bytes(off, 4)?;
         Some(u32::from_ne_bytes(b.try_into().ok()?))
@@ -233,14 +209,14 @@ impl Rings {
         Some(u16::from_ne_bytes(b.try_into().ok()?))
     }
 
-    /// `len` bytes at `off` of a region we own (a user-owned block, an available frame).
+    /// `len` bytes at `off` of a frame we own.
     fn bytes(&self, off: usize, len: usize) -> Option<&[u8]> {
         if off.checked_add(len)? > self.map.len {
             return None;
         }
         // SAFETY: the range is inside the mapping (checked above), which lives as long as
-        // &self. Callers only read blocks/frames whose status word hands them to us, so the
-        // kernel does not write there meanwhile.
+        // &self. Callers only read frames whose status word hands them to us, so the kernel
+        // does not write there meanwhile.
         Some(unsafe { std::slice::from_raw_parts(self.map.base.as_ptr().add(off), len) })
     }
 
@@ -254,49 +230,44 @@ impl Rings {
         Some(unsafe { std::slice::from_raw_parts_mut(self.map.base.as_ptr().add(off), len) })
     }
 
-    /// Gives block `blk` back to the kernel and moves to the next one.
-    fn release_block(&mut self) {
-        let off = self.rx.block * RX_BLOCK_SIZE + BLK_STATUS;
+    /// Gives the receive frame at the head back to the kernel and moves on.
+    pub(crate) fn release_rx(&mut self) {
+        let off = self.rx_head * FRAME_SIZE + H2_STATUS;
         self.status(off)
             .store(libc::TP_STATUS_KERNEL, Ordering::Release);
-        self.rx.block = (self.rx.block + 1) % RX_BLOCK_NR;
-        self.rx.left = 0;
-        self.rx.off = 0;
+        self.rx_head = (self.rx_head + 1) % RX_FRAMES;
     }
 
     /// Copies up to `pkts.len()` frames out of the receive ring into the front of `pkts`,
-    /// releasing each block once all of its packets are read.
+    /// releasing each slot once copied. Stops early at a slot whose frame must be read from
+    /// the socket (`copy`), leaving that slot to the caller.
     pub(crate) fn recv(&mut self, pkts: &mut [Packet]) -> RingRecv {
         let mut out = RingRecv::default();
         let hdr_len = if self.vnet_hdr { VirtioNetHdr::LEN } else { 0 };
         while out.received < pkts.len() {
-            let blk = self.rx.block * RX_BLOCK_SIZE;
-            if self.rx.left == 0 {
-                let st = self.status(blk + BLK_STATUS).load(Ordering::Acquire);
-                if st & libc::TP_STATUS_USER == 0 {
+            let h = self.rx_head * FRAME_SIZE;
+            let st = self.status(h + H2_STATUS).load(Ordering::Acquire);
+            if st & libc::TP_STATUS_USER == 0 {
+                break;
+            }
+            match self.parse_rx(h, st, hdr_len) {
+                Rx::Copy => {
+                    out.copy = true;
                     break;
                 }
-                let n = self.read_u32(blk + BLK_NUM_PKTS).unwrap_or(0);
-                let first = self.read_u32(blk + BLK_FIRST_PKT).unwrap_or(0) as usize;
-                if n == 0 || !(BLK_HDR_LEN..RX_BLOCK_SIZE).contains(&first) {
-                    self.release_block();
-                    continue;
-                }
-                self.rx.left = n;
-                self.rx.off = first;
-            }
-            let h = blk + self.rx.off;
-            let parsed = self.parse_rx(blk, h, hdr_len);
-            let next = self.read_u32(h + H3_NEXT_OFFSET).unwrap_or(0) as usize;
-            match parsed {
-                Some((mac, snaplen, vlan, outgoing)) if !outgoing => {
+                Rx::Frame {
+                    start,
+                    len,
+                    vlan,
+                    outgoing: false,
+                } => {
                     let slot = out.received;
-                    let ok = match (pkts.get_mut(slot), self.bytes(mac, snaplen)) {
-                        (Some(p), Some(src)) => match p.recv_area().get_mut(..snaplen) {
+                    let ok = match (pkts.get_mut(slot), self.bytes(start, len)) {
+                        (Some(p), Some(src)) => match p.recv_area().get_mut(..len) {
                             Some(dst) => {
                                 dst.copy_from_slice(src);
-                                p.set_received(snaplen);
-                                p.vnet = match self.bytes(mac - hdr_len, hdr_len) {
+                                p.set_received(len);
+                                p.vnet = match self.bytes(start - hdr_len, hdr_len) {
                                     Some(v) if hdr_len > 0 => {
                                         VirtioNetHdr::from_bytes(v.try_into().unwrap_or(&[0; 10]))
                                     }
@@ -315,70 +286,69 @@ impl Rings {
                         out.dropped += 1;
                     }
                 }
-                _ => out.dropped += 1,
+                Rx::Frame { .. } | Rx::Bad => out.dropped += 1,
             }
-            self.rx.left -= 1;
-            if self.rx.left == 0 || next == 0 || self.rx.off + next >= RX_BLOCK_SIZE {
-                self.release_block();
-            } else {
-                self.rx.off += next;
-            }
+            self.release_rx();
         }
         out
     }
 
-    /// Checks the packet header at `h` of block `blk`: (absolute frame offset, length, stripped
-    /// tag, our own output). None when the frame is truncated or its header is inconsistent.
-    #[allow(clippy::type_complexity)]
-    fn parse_rx(
-        &self,
-        blk: usize,
-        h: usize,
-        hdr_len: usize,
-    ) -> Option<(usize, usize, Option<VlanTag>, bool)> {
-        let snaplen = self.read_u32(h + H3_SNAPLEN)? as usize;
-        let len = self.read_u32(h + H3_LEN)? as usize;
-        let status = self.read_u32(h + H3_STATUS)?;
-        let mac = usize::from(self.read_u16(h + H3_MAC)?);
-        // The kernel clamps frames bigger than a block (tp_snaplen < tp_len): forwarding the
-        // head of a frame would be wrong, drop it as recvmmsg's MSG_TRUNC path does.
-        if snaplen < len || mac < hdr_len {
-            return None;
+    /// Reads the header of the receive frame at `h` with status `st`.
+    fn parse_rx(&self, h: usize, st: u32, hdr_len: usize) -> Rx {
+        if st & libc::TP_STATUS_COPY != 0 {
+            return Rx::Copy;
         }
-        let start = h.checked_add(mac)?;
-        if start.checked_add(snaplen)? > blk + RX_BLOCK_SIZE || start - hdr_len < h {
-            return None;
+        let (Some(snaplen), Some(len), Some(mac)) = (
+            self.read_u32(h + H2_SNAPLEN),
+            self.read_u32(h + H2_LEN),
+            self.read_u16(h + H2_MAC),
+        ) else {
+            return Rx::Bad;
+        };
+        let (snaplen, mac) = (snaplen as usize, usize::from(mac));
+        // Truncated without a whole copy (the socket buffer was full): forwarding the head of
+        // a frame would be wrong, drop it as recvmmsg's MSG_TRUNC path does.
+        if snaplen < len as usize || mac < TP2_HDRLEN + hdr_len || mac + snaplen > FRAME_SIZE {
+            return Rx::Bad;
         }
-        let vlan = if status & libc::TP_STATUS_VLAN_VALID != 0 {
-            let tpid = if status & libc::TP_STATUS_VLAN_TPID_VALID != 0 {
-                self.read_u16(h + H3_VLAN_TPID)?
+        let vlan = if st & libc::TP_STATUS_VLAN_VALID != 0 {
+            let tpid = if st & libc::TP_STATUS_VLAN_TPID_VALID != 0 {
+                self.read_u16(h + H2_VLAN_TPID).unwrap_or(0x8100)
             } else {
                 0x8100
             };
             Some(VlanTag {
                 tpid,
-                tci: self.read_u32(h + H3_VLAN_TCI)? as u16,
+                tci: self.read_u16(h + H2_VLAN_TCI).unwrap_or(0),
             })
         } else {
             None
         };
         let outgoing = !self.ignores_outgoing
-            && self.bytes(h + H3_SLL_PKTTYPE, 1)?.first().copied() == Some(libc::PACKET_OUTGOING);
-        Some((start, snaplen, vlan, outgoing))
+            && self
+                .bytes(h + H2_SLL_PKTTYPE, 1)
+                .and_then(|b| b.first().copied())
+                == Some(libc::PACKET_OUTGOING);
+        Rx::Frame {
+            start: h + mac,
+            len: snaplen,
+            vlan,
+            outgoing,
+        }
     }
 
     /// Whether `pkt` can go through the transmit ring (else: the side socket).
     pub(crate) fn tx_fits(&self, pkt: &Packet) -> bool {
         self.has_tx()
             && !pkt.vnet.is_gso()
-            && pkt.len() + VirtioNetHdr::LEN + TP3_HDRLEN <= TX_FRAME_SIZE
+            && pkt.len() + VirtioNetHdr::LEN + TP2_HDRLEN <= FRAME_SIZE
     }
 
     /// Puts `pkt` into the next transmit frame. False when the ring is full (the frame is still
     /// being sent or waits for the kernel).
     pub(crate) fn tx_queue(&mut self, pkt: &Packet) -> bool {
-        let f = self.tx_base + self.tx_head * TX_FRAME_SIZE;
-        let st = self.status(f + H3_STATUS).load(Ordering::Acquire);
+        let f = self.tx_base + self.tx_head * FRAME_SIZE;
+        let st = self.status(f + H2_STATUS).load(Ordering::Acquire);
         if st & (libc::TP_STATUS_SEND_REQUEST | libc::TP_STATUS_SENDING) != 0 {
             return false;
         }
@@ -388,17 +358,16 @@ impl Rings {
         // tpacket_fill_skb copy it instead of pinning the ring page into the skb.
         vnet.hdr_len = data.len() as u16;
         let total = VirtioNetHdr::LEN + data.len();
-        let Some(frame) = self.bytes_mut(f, TP3_HDRLEN + total) else {
+        let Some(frame) = self.bytes_mut(f, TP2_HDRLEN + total) else {
             return false;
         };
-        // tpacket3_hdr: tp_next_offset must be 0 (fixed slots), tp_len counts the vnet header.
-        frame[..TP3_HDRLEN].fill(0);
-        frame[H3_LEN..H3_LEN + 4].copy_from_slice(&(total as u32).to_ne_bytes());
-        frame[H3_SNAPLEN..H3_SNAPLEN + 4].copy_from_slice(&(total as u32).to_ne_bytes());
-        let body = &mut frame[TP3_HDRLEN..];
+        // tpacket2_hdr: tp_len counts the vnet header that starts the data.
+        frame[H2_LEN..H2_LEN + 4].copy_from_slice(&(total as u32).to_ne_bytes());
+        frame[H2_SNAPLEN..H2_SNAPLEN + 4].copy_from_slice(&(total as u32).to_ne_bytes());
+        let body = &mut frame[TP2_HDRLEN..];
         body[..VirtioNetHdr::LEN].copy_from_slice(&vnet.to_bytes());
         body[VirtioNetHdr::LEN..].copy_from_slice(data);
-        self.status(f + H3_STATUS)
+        self.status(f + H2_STATUS)
             .store(libc::TP_STATUS_SEND_REQUEST, Ordering::Release);
         self.tx_head = (self.tx_head + 1) % self.tx_frames;
         true
@@ -408,7 +377,7 @@ impl Rings {
     /// did not take (device down, socket buffer full) so that its head and ours stay equal.
     /// Returns how many it took.
     pub(crate) fn kick(&mut self, fd: RawFd, queued: usize) -> usize {
-        if queued == 0 {
+        if queued == 0 || self.tx_frames == 0 {
             return 0;
         }
         // SAFETY: send(2) with an empty buffer; the kernel reads only the ring.
@@ -418,12 +387,11 @@ impl Rings {
         let first = (self.tx_head + self.tx_frames - queued) % self.tx_frames;
         for k in 0..queued {
             let i = (first + k) % self.tx_frames;
-            let f = self.tx_base + i * TX_FRAME_SIZE;
-            let st = self.status(f + H3_STATUS);
+            let st = self.status(self.tx_base + i * FRAME_SIZE + H2_STATUS);
             if st.load(Ordering::Acquire) & libc::TP_STATUS_SEND_REQUEST != 0 {
                 for j in k..queued {
-                    let f = self.tx_base + ((first + j) % self.tx_frames) * TX_FRAME_SIZE;
-                    self.status(f + H3_STATUS)
+                    let f = self.tx_base + ((first + j) % self.tx_frames) * FRAME_SIZE;
+                    self.status(f + H2_STATUS)
                         .store(libc::TP_STATUS_AVAILABLE, Ordering::Release);
                 }
                 self.tx_head = i;
@@ -432,4 +400,19 @@ impl Rings {
         }
         queued
     }
+}
+
+/// What a receive slot holds.
+enum Rx {
+    /// A whole frame at mapping offset `start`.
+    Frame {
+        start: usize,
+        len: usize,
+        vlan: Option<VlanTag>,
+        outgoing: bool,
+    },
+    /// The head of a frame whose whole copy waits on the socket.
+    Copy,
+    /// A frame to drop.
+    Bad,
 }
