@@ -408,3 +408,46 @@ fn the_syscall_path_remains_when_rings_are_off() {
     let (got, sent) = exchange_many("psc", "198.18.17.2/24", false, 100);
     assert_eq!((got.len(), sent.len()), (100, 100));
 }
+
+#[test]
+fn frames_refused_while_the_device_is_down_do_not_go_out_later() {
+    if !require_root() {
+        return;
+    }
+    let (ns, _veth, outer) = setup("pdn", "198.18.18.2/24");
+    let mut port = NetdevPort::open(&outer, 1).unwrap();
+    let mac = mac_of(&outer);
+    let q = &mut port.queues_mut()[0];
+    let mut batch = PacketBatch::new(true);
+    for i in 0..4 {
+        batch.push(&test_frame(mac, 0x7000 + i), None).unwrap();
+    }
+    sh_ok(&format!("ip link set {outer} down"));
+    // The kernel refuses the burst (ENETDOWN): every frame is counted as dropped, none queued
+    // in the transmit ring for later.
+    assert_eq!(q.send_burst(&batch, batch.all()).unwrap(), 0);
+    assert_eq!(q.stats().tx_dropped, 4);
+    sh_ok(&format!("ip link set {outer} up"));
+    // Carrier comes back asynchronously after `up`.
+    std::thread::sleep(Duration::from_millis(300));
+    let (cap_tx, cap_rx) = std::sync::mpsc::channel();
+    let capture = spawn_in_ns(&ns.0, move || {
+        let mut s = raw_socket("inner0");
+        cap_tx.send(()).unwrap();
+        collect(&mut s, 3, WAIT, is_test_frame)
+    });
+    cap_rx.recv().unwrap();
+    batch.clear();
+    let fresh: Vec<Vec<u8>> = (0..3).map(|i| test_frame(mac, 0x7100 + i)).collect();
+    for f in &fresh {
+        batch.push(f, None).unwrap();
+    }
+    assert_eq!(q.send_burst(&batch, batch.all()).unwrap(), 3);
+    let got: Vec<Vec<u8>> = capture
+        .join()
+        .unwrap()
+        .into_iter()
+        .map(|g| g.data)
+        .collect();
+    assert_eq!(got, fresh);
+}

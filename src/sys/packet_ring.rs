@@ -380,11 +380,20 @@ impl Rings {
         if queued == 0 || self.tx_frames == 0 {
             return 0;
         }
-        // SAFETY: send(2) with an empty buffer; the kernel reads only the ring.
-        let _ = unsafe { libc::send(fd, std::ptr::null(), 0, libc::MSG_DONTWAIT) };
+        let first = (self.tx_head + self.tx_frames - queued) % self.tx_frames;
+        let first_off = self.tx_base + first * FRAME_SIZE + H2_STATUS;
+        for _ in 0..2 {
+            // SAFETY: send(2) with an empty buffer; the kernel reads only the ring.
+            let _ = unsafe { libc::send(fd, std::ptr::null(), 0, libc::MSG_DONTWAIT) };
+            // A pending socket error (ENETDOWN left by a past link down) fails one send before
+            // the ring is looked at, and is cleared by it: try once more before dropping.
+            let st = self.status(first_off).load(Ordering::Acquire);
+            if st & libc::TP_STATUS_SEND_REQUEST == 0 {
+                break;
+            }
+        }
         // tpacket_snd runs in our context under the ring mutex and walks frames in order: after
         // it returns, the first frame still requesting is where it stopped.
-        let first = (self.tx_head + self.tx_frames - queued) % self.tx_frames;
         for k in 0..queued {
             let i = (first + k) % self.tx_frames;
             let st = self.status(self.tx_base + i * FRAME_SIZE + H2_STATUS);
