@@ -145,6 +145,11 @@ impl NetdevQueue {
     pub fn vnet_hdr(&self) -> bool {
         self.sock.vnet_hdr()
     }
+
+    /// Whether the queue reads (and, with vnet headers, writes) through mapped rings.
+    pub fn uses_ring(&self) -> bool {
+        self.sock.uses_ring()
+    }
 }
 
 impl RxQueue for NetdevQueue {

@@ -7,6 +7,7 @@ pub mod eventfd;
 pub mod netdev;
 pub mod netns;
 pub mod packet;
+mod packet_ring;
 pub mod rtnl;
 pub mod signal;
 pub mod socket;

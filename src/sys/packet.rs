@@ -2,14 +2,17 @@
 //!
 //! ≈ the rx handler and `dev_queue_xmit` of `net/openvswitch/vport-netdev.c`, done from
 //! userspace through `net/packet/af_packet.c`. One socket per queue, bound to one ifindex,
-//! batched with `recvmmsg`/`sendmmsg`; `PACKET_VNET_HDR` carries GSO and partial-checksum
-//! metadata in both directions so veth/TAP offloads survive the trip through userspace.
+//! exchanging frames through memory-mapped rings (`packet_ring`), or batched with
+//! `recvmmsg`/`sendmmsg` when rings are off or refused; `PACKET_VNET_HDR` carries GSO and
+//! partial-checksum metadata in both directions so veth/TAP offloads survive the trip through
+//! userspace.
 
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::port::batch::{mask_of, Packet, VirtioNetHdr, VlanTag, MAX_BURST};
+use crate::sys::packet_ring::Rings;
 
 /// `ETH_P_ALL` in network byte order, as `socket(2)` and `bind(2)` want it.
 const ETH_P_ALL_BE: u16 = (libc::ETH_P_ALL as u16).to_be();
@@ -28,6 +31,10 @@ pub struct PacketOptions {
     pub promisc: bool,
     /// Hand frames straight to the driver (`PACKET_QDISC_BYPASS`), as OVS does for speed.
     pub qdisc_bypass: bool,
+    /// Exchange frames through memory-mapped rings (`TPACKET_V2` receive ring; transmit ring
+    /// when `vnet_hdr` is on) instead of `recvmmsg`/`sendmmsg`: half the CPU per frame. Falls
+    /// back to the syscalls when the kernel refuses the rings.
+    pub ring: bool,
 }
 
 impl Default for PacketOptions {
@@ -36,6 +43,7 @@ impl Default for PacketOptions {
             vnet_hdr: true,
             promisc: true,
             qdisc_bypass: true,
+            ring: true,
         }
     }
 }
@@ -68,6 +76,45 @@ pub struct PacketSocket {
     vnet_hdr: bool,
     /// False when the kernel lacks `PACKET_IGNORE_OUTGOING` (< 4.20): we filter by pkttype.
     ignores_outgoing: bool,
+    /// The mapped rings, when [`PacketOptions::ring`] asked for them and the kernel agreed.
+    rings: Option<Rings>,
+    /// With a transmit ring every `sendmsg` on `fd` only kicks the ring: frames that do not fit
+    /// a ring slot (GSO super-frames) and [`PacketSocket::send`] go out through this second,
+    /// send-only socket on the same interface.
+    side: Option<OwnedFd>,
+}
+
+/// A fresh non-blocking AF_PACKET raw socket, protocol 0 until bound: it must not queue frames
+/// of every interface meanwhile.
+fn raw_packet_socket() -> io::Result<OwnedFd> {
+    // SAFETY: socket(2) has no memory-safety preconditions; we check the result.
+    let fd = cvt(unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    })?;
+    // SAFETY: fd is a fresh descriptor we exclusively own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Binds `fd` to `ifindex` for `proto` (network byte order; 0 = send only).
+fn bind(fd: RawFd, ifindex: u32, proto: u16) -> io::Result<()> {
+    // SAFETY: sockaddr_ll is plain integers and bytes; all-zero is valid.
+    let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
+    sll.sll_family = libc::AF_PACKET as libc::c_ushort;
+    sll.sll_protocol = proto;
+    sll.sll_ifindex = ifindex as libc::c_int;
+    // SAFETY: sll is a live sockaddr_ll and we pass its exact size.
+    cvt(unsafe {
+        libc::bind(
+            fd,
+            (&sll as *const libc::sockaddr_ll).cast(),
+            size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    })
+    .map(drop)
 }
 
 fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
@@ -112,17 +159,22 @@ fn getsockopt_int(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Resul
 impl PacketSocket {
     /// Opens a socket on `ifindex` with `opts`, already receiving, non-blocking.
     pub fn open(ifindex: u32, opts: &PacketOptions) -> io::Result<PacketSocket> {
-        // Protocol 0 until bind: the socket must not queue frames of every interface meanwhile.
-        // SAFETY: socket(2) has no memory-safety preconditions; we check the result.
-        let fd = cvt(unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                0,
-            )
-        })?;
-        // SAFETY: fd is a fresh descriptor we exclusively own.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        match PacketSocket::open_once(ifindex, opts) {
+            // A socket whose ring setup failed half-way cannot go back to recvmmsg (a receive
+            // ring without a mapping swallows every frame): start over on a fresh one.
+            Err(_) if opts.ring => PacketSocket::open_once(
+                ifindex,
+                &PacketOptions {
+                    ring: false,
+                    ..*opts
+                },
+            ),
+            r => r,
+        }
+    }
+
+    fn open_once(ifindex: u32, opts: &PacketOptions) -> io::Result<PacketSocket> {
+        let fd = raw_packet_socket()?;
         let raw = fd.as_raw_fd();
         let one: libc::c_int = 1;
         setsockopt(raw, libc::SOL_PACKET, libc::PACKET_AUXDATA, &one)?;
@@ -150,25 +202,43 @@ impl PacketSocket {
             // The membership, and so the promiscuity, ends when the socket is closed.
             setsockopt(raw, libc::SOL_PACKET, libc::PACKET_ADD_MEMBERSHIP, &mreq)?;
         }
-        // SAFETY: sockaddr_ll is plain integers and bytes; all-zero is valid.
-        let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
-        sll.sll_family = libc::AF_PACKET as libc::c_ushort;
-        sll.sll_protocol = ETH_P_ALL_BE;
-        sll.sll_ifindex = ifindex as libc::c_int;
-        // SAFETY: sll is a live sockaddr_ll and we pass its exact size.
-        cvt(unsafe {
-            libc::bind(
-                raw,
-                (&sll as *const libc::sockaddr_ll).cast(),
-                size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-            )
-        })?;
+        // Rings before bind: the receive hook is then tpacket_rcv from the first frame on.
+        let rings = if opts.ring {
+            Some(Rings::setup(raw, opts.vnet_hdr, ignores_outgoing)?)
+        } else {
+            None
+        };
+        let side = match &rings {
+            Some(r) if r.has_tx() => {
+                let side = raw_packet_socket()?;
+                let sraw = side.as_raw_fd();
+                setsockopt(sraw, libc::SOL_PACKET, libc::PACKET_VNET_HDR, &one)?;
+                if opts.qdisc_bypass {
+                    let _ = setsockopt(sraw, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, &one);
+                }
+                if setsockopt(sraw, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &SOCK_BUF).is_err() {
+                    let _ = setsockopt(sraw, libc::SOL_SOCKET, libc::SO_SNDBUF, &SOCK_BUF);
+                }
+                // Protocol 0: bound for sending only, the kernel queues nothing to it.
+                bind(sraw, ifindex, 0)?;
+                Some(side)
+            }
+            _ => None,
+        };
+        bind(raw, ifindex, ETH_P_ALL_BE)?;
         Ok(PacketSocket {
             fd,
             ifindex,
             vnet_hdr: opts.vnet_hdr,
             ignores_outgoing,
+            rings,
+            side,
         })
+    }
+
+    /// Whether the socket reads (and, with vnet headers, writes) through mapped rings.
+    pub fn uses_ring(&self) -> bool {
+        self.rings.is_some()
     }
 
     /// Joins `PACKET_FANOUT` group `group` in hash mode (flows stick to one socket), or with
@@ -204,7 +274,45 @@ impl PacketSocket {
     /// Receives up to `pkts.len()` (at most [`MAX_BURST`]) frames with one `recvmmsg`, without
     /// blocking, into the front of `pkts`, restoring nothing: a stripped VLAN tag is left in
     /// [`Packet::vlan`]. Discarded frames do not take a slot.
-    pub fn recv_burst(&self, pkts: &mut [Packet]) -> io::Result<RecvResult> {
+    pub fn recv_burst(&mut self, pkts: &mut [Packet]) -> io::Result<RecvResult> {
+        let n = pkts.len().min(MAX_BURST);
+        if n == 0 {
+            return Ok(RecvResult::default());
+        }
+        let pkts = pkts.get_mut(..n).unwrap_or(&mut []);
+        if self.rings.is_none() {
+            return self.mmsg_recv(pkts);
+        }
+        let mut out = RecvResult::default();
+        while out.received < pkts.len() {
+            let Some(r) = self.rings.as_mut() else { break };
+            let rest = pkts.get_mut(out.received..).unwrap_or(&mut []);
+            let got = r.recv(rest);
+            out.received += got.received;
+            out.dropped += got.dropped;
+            if !got.copy {
+                break;
+            }
+            // The ring slot holds the head of a frame too big for it; the kernel queued the
+            // whole frame on the socket (PACKET_COPY_THRESH), in ring order.
+            let slot = pkts
+                .get_mut(out.received..out.received + 1)
+                .unwrap_or(&mut []);
+            let one = self.mmsg_recv(slot)?;
+            if one.received == 0 {
+                out.dropped += 1;
+            }
+            out.received += one.received;
+            out.dropped += one.dropped;
+            if let Some(r) = self.rings.as_mut() {
+                r.release_rx();
+            }
+        }
+        Ok(out)
+    }
+
+    /// The `recvmmsg` path of [`PacketSocket::recv_burst`].
+    fn mmsg_recv(&self, pkts: &mut [Packet]) -> io::Result<RecvResult> {
         let n = pkts.len().min(MAX_BURST);
         if n == 0 {
             return Ok(RecvResult::default());
@@ -288,110 +396,170 @@ impl PacketSocket {
         Ok(out)
     }
 
-    /// Sends the packets of `pkts` selected by `mask` with `sendmmsg`, each with its
-    /// `virtio_net_hdr` when the socket has `PACKET_VNET_HDR`. A frame the kernel refuses is
-    /// counted as dropped and the rest still go out.
-    pub fn send_burst(&self, pkts: &[Packet], mask: u64) -> io::Result<SendResult> {
-        let mut res = SendResult::default();
-        let mut mask = mask & mask_of(pkts.len().min(64));
-        while mask != 0 {
-            let mut vnet = [[0u8; VirtioNetHdr::LEN]; MAX_BURST];
-            // SAFETY: plain C structs/arrays for which all-zero is valid.
-            let mut iov: [[libc::iovec; 2]; MAX_BURST] = unsafe { zeroed() };
-            // SAFETY: as above.
-            let mut msgs: [libc::mmsghdr; MAX_BURST] = unsafe { zeroed() };
-            let mut lens = [0usize; MAX_BURST];
-            let mut n = 0;
-            while mask != 0 && n < MAX_BURST {
-                let i = mask.trailing_zeros() as usize;
-                mask &= mask - 1;
-                let Some(p) = pkts.get(i) else { break };
-                vnet[n] = p.vnet.to_bytes();
-                let data = p.data();
-                lens[n] = data.len();
-                iov[n][0] = libc::iovec {
-                    iov_base: vnet[n].as_mut_ptr().cast(),
-                    iov_len: VirtioNetHdr::LEN,
-                };
-                // The kernel only reads from this buffer (sendmmsg's iovecs are not written).
-                iov[n][1] = libc::iovec {
-                    iov_base: data.as_ptr() as *mut libc::c_void,
-                    iov_len: data.len(),
-                };
-                n += 1;
+    /// Sends the packets of `pkts` selected by `mask` with `sendmmsg` (or through the transmit
+    /// ring), each with its `virtio_net_hdr` when the socket has `PACKET_VNET_HDR`. A frame the
+    /// kernel refuses is counted as dropped and the rest still go out.
+    pub fn send_burst(&mut self, pkts: &[Packet], mask: u64) -> io::Result<SendResult> {
+        let mask = mask & mask_of(pkts.len().min(64));
+        match (self.rings.as_mut(), self.side.as_ref()) {
+            (Some(r), Some(side)) if r.has_tx() => {
+                let fd = self.fd.as_raw_fd();
+                Ok(ring_send(r, fd, side.as_raw_fd(), pkts, mask))
             }
-            for (k, m) in msgs.iter_mut().take(n).enumerate() {
-                if self.vnet_hdr {
-                    m.msg_hdr.msg_iov = iov[k].as_mut_ptr();
-                    m.msg_hdr.msg_iovlen = 2;
-                } else {
-                    m.msg_hdr.msg_iov = iov[k][1..].as_mut_ptr();
-                    m.msg_hdr.msg_iovlen = 1;
-                }
-            }
-            let mut k = 0;
-            while k < n {
-                // SAFETY: msgs[k..n] point at the iov/vnet locals and packet data, all alive
-                // for the call; the kernel reads them only.
-                let rc = unsafe {
-                    libc::sendmmsg(
-                        self.fd.as_raw_fd(),
-                        msgs[k..].as_mut_ptr(),
-                        (n - k) as libc::c_uint,
-                        libc::MSG_DONTWAIT,
-                    )
-                };
-                if rc < 0 {
-                    let e = io::Error::last_os_error();
-                    match e.raw_os_error() {
-                        Some(libc::EINTR) => continue,
-                        Some(libc::EBADF) | Some(libc::ENOTSOCK) | Some(libc::EFAULT) => {
-                            return Err(e)
-                        }
-                        // ENETDOWN, ENXIO, EAGAIN, ENOBUFS, EMSGSIZE, EINVAL (bad vnet hdr):
-                        // this frame is lost, as the kernel would drop it; go on.
-                        _ => {
-                            res.dropped += 1;
-                            k += 1;
-                        }
-                    }
-                } else {
-                    let sent = rc as usize;
-                    res.sent += sent;
-                    res.bytes += lens[k..k + sent].iter().sum::<usize>();
-                    k += sent;
-                }
-            }
+            _ => mmsg_send(self.fd.as_raw_fd(), self.vnet_hdr, pkts, mask),
         }
-        Ok(res)
     }
 
     /// Sends one frame (tests and tools); `vnet` is ignored unless the socket uses vnet headers.
     pub fn send(&self, frame: &[u8], vnet: Option<&VirtioNetHdr>) -> io::Result<usize> {
-        let mut hdr = vnet.copied().unwrap_or_default().to_bytes();
-        let mut iov = [
-            libc::iovec {
-                iov_base: hdr.as_mut_ptr().cast(),
-                iov_len: hdr.len(),
-            },
-            libc::iovec {
-                iov_base: frame.as_ptr() as *mut libc::c_void,
-                iov_len: frame.len(),
-            },
-        ];
-        let skip = usize::from(!self.vnet_hdr);
-        let iov = &mut iov[skip..];
-        // SAFETY: msghdr is plain data; all-zero is valid.
-        let mut msg: libc::msghdr = unsafe { zeroed() };
-        msg.msg_iov = iov.as_mut_ptr();
-        msg.msg_iovlen = iov.len() as _;
-        // SAFETY: msg points at live iovecs over `hdr` and `frame`; the kernel reads them only.
-        let rc = unsafe { libc::sendmsg(self.fd.as_raw_fd(), &msg, libc::MSG_DONTWAIT) };
-        if rc < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(rc as usize)
+        let fd = self.side.as_ref().unwrap_or(&self.fd).as_raw_fd();
+        send_one(fd, self.vnet_hdr, frame, vnet)
+    }
+}
+
+/// The transmit-ring path of [`PacketSocket::send_burst`]: ring frames go out with one `send`
+/// per burst; frames too big for a slot go through `side`, after the ring frames queued before
+/// them so the order on the wire is the order of the burst.
+fn ring_send(r: &mut Rings, fd: RawFd, side: RawFd, pkts: &[Packet], mut mask: u64) -> SendResult {
+    let mut res = SendResult::default();
+    let mut queued = 0;
+    let mut queued_bytes = [0usize; 64];
+    let flush = |r: &mut Rings, queued: &mut usize, lens: &[usize; 64], res: &mut SendResult| {
+        let took = r.kick(fd, *queued);
+        res.sent += took;
+        res.dropped += *queued - took;
+        res.bytes += lens[..took].iter().sum::<usize>();
+        *queued = 0;
+    };
+    while mask != 0 {
+        let i = mask.trailing_zeros() as usize;
+        mask &= mask - 1;
+        let Some(p) = pkts.get(i) else { break };
+        if r.tx_fits(p) {
+            if r.tx_queue(p) {
+                queued_bytes[queued] = p.len();
+                queued += 1;
+            } else {
+                res.dropped += 1;
+            }
+            continue;
         }
+        flush(r, &mut queued, &queued_bytes, &mut res);
+        match send_one(side, true, p.data(), Some(&p.vnet)) {
+            Ok(_) => {
+                res.sent += 1;
+                res.bytes += p.len();
+            }
+            Err(_) => res.dropped += 1,
+        }
+    }
+    flush(r, &mut queued, &queued_bytes, &mut res);
+    res
+}
+
+/// The `sendmmsg` path of [`PacketSocket::send_burst`].
+fn mmsg_send(fd: RawFd, vnet_hdr: bool, pkts: &[Packet], mut mask: u64) -> io::Result<SendResult> {
+    let mut res = SendResult::default();
+    while mask != 0 {
+        let mut vnet = [[0u8; VirtioNetHdr::LEN]; MAX_BURST];
+        // SAFETY: plain C structs/arrays for which all-zero is valid.
+        let mut iov: [[libc::iovec; 2]; MAX_BURST] = unsafe { zeroed() };
+        // SAFETY: as above.
+        let mut msgs: [libc::mmsghdr; MAX_BURST] = unsafe { zeroed() };
+        let mut lens = [0usize; MAX_BURST];
+        let mut n = 0;
+        while mask != 0 && n < MAX_BURST {
+            let i = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            let Some(p) = pkts.get(i) else { break };
+            vnet[n] = p.vnet.to_bytes();
+            let data = p.data();
+            lens[n] = data.len();
+            iov[n][0] = libc::iovec {
+                iov_base: vnet[n].as_mut_ptr().cast(),
+                iov_len: VirtioNetHdr::LEN,
+            };
+            // The kernel only reads from this buffer (sendmmsg's iovecs are not written).
+            iov[n][1] = libc::iovec {
+                iov_base: data.as_ptr() as *mut libc::c_void,
+                iov_len: data.len(),
+            };
+            n += 1;
+        }
+        for (k, m) in msgs.iter_mut().take(n).enumerate() {
+            if vnet_hdr {
+                m.msg_hdr.msg_iov = iov[k].as_mut_ptr();
+                m.msg_hdr.msg_iovlen = 2;
+            } else {
+                m.msg_hdr.msg_iov = iov[k][1..].as_mut_ptr();
+                m.msg_hdr.msg_iovlen = 1;
+            }
+        }
+        let mut k = 0;
+        while k < n {
+            // SAFETY: msgs[k..n] point at the iov/vnet locals and packet data, all alive
+            // for the call; the kernel reads them only.
+            let rc = unsafe {
+                libc::sendmmsg(
+                    fd,
+                    msgs[k..].as_mut_ptr(),
+                    (n - k) as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if rc < 0 {
+                let e = io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    Some(libc::EBADF) | Some(libc::ENOTSOCK) | Some(libc::EFAULT) => return Err(e),
+                    // ENETDOWN, ENXIO, EAGAIN, ENOBUFS, EMSGSIZE, EINVAL (bad vnet hdr):
+                    // this frame is lost, as the kernel would drop it; go on.
+                    _ => {
+                        res.dropped += 1;
+                        k += 1;
+                    }
+                }
+            } else {
+                let sent = rc as usize;
+                res.sent += sent;
+                res.bytes += lens[k..k + sent].iter().sum::<usize>();
+                k += sent;
+            }
+        }
+    }
+    Ok(res)
+}
+
+/// Sends one frame on `fd` with `sendmsg`, behind its vnet header when `vnet_hdr`.
+fn send_one(
+    fd: RawFd,
+    vnet_hdr: bool,
+    frame: &[u8],
+    vnet: Option<&VirtioNetHdr>,
+) -> io::Result<usize> {
+    let mut hdr = vnet.copied().unwrap_or_default().to_bytes();
+    let mut iov = [
+        libc::iovec {
+            iov_base: hdr.as_mut_ptr().cast(),
+            iov_len: hdr.len(),
+        },
+        libc::iovec {
+            iov_base: frame.as_ptr() as *mut libc::c_void,
+            iov_len: frame.len(),
+        },
+    ];
+    let skip = usize::from(!vnet_hdr);
+    let iov = &mut iov[skip..];
+    // SAFETY: msghdr is plain data; all-zero is valid.
+    let mut msg: libc::msghdr = unsafe { zeroed() };
+    msg.msg_iov = iov.as_mut_ptr();
+    msg.msg_iovlen = iov.len() as _;
+    // SAFETY: msg points at live iovecs over `hdr` and `frame`; the kernel reads them only.
+    let rc = unsafe { libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT) };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc as usize)
     }
 }
 

@@ -45,6 +45,7 @@ pub fn raw_socket(ifname: &str) -> PacketSocket {
             vnet_hdr: false,
             promisc: false,
             qdisc_bypass: false,
+            ring: false,
         },
     )
     .expect("raw AF_PACKET socket")
