@@ -28,6 +28,7 @@ const DUMP: u16 = 0x22; // payload: count u32, size u32 → dump of `count` mess
 const WHOAMI: u16 = 0x23; // reply payload: uid, pid, cap_net_admin, portid, may_admin
 const NOTIFY: u16 = 0x24; // payload: group, count, size → multicast; reply: delivered, dropped
 const FAIL: u16 = 0x25; // payload: errno → NLMSG_ERROR with extack "failed on purpose"
+const PANIC: u16 = 0x26; // the handler panics
 
 fn u32s(p: &[u8]) -> Vec<u32> {
     p.chunks_exact(4)
@@ -86,6 +87,7 @@ impl Service for TestService {
         let args = u32s(msg.payload);
         let arg = |i: usize| args.get(i).copied().unwrap_or(0);
         match msg.header.kind {
+            PANIC => panic!("a handler bug, on purpose"),
             ECHO => {
                 let mut b = Vec::new();
                 put(&mut b, ECHO, 0, 0, 0, msg.payload);
@@ -812,4 +814,19 @@ fn socket_file_modes_pidfile_and_shutdown_hook() {
     let mut buf = Vec::new();
     // The parked client sees the end of the stream after whatever was queued.
     while recv_datagram(s.as_fd(), &mut buf, 0).unwrap() > 0 {}
+}
+
+#[test]
+fn a_panicking_handler_costs_one_request_not_the_connection() {
+    let fx = Fixture::new();
+    let mut c = fx.client();
+    let mut req = Vec::new();
+    request(&mut req, PANIC, 0, 1, b"");
+    let replies = c.transact(&req).unwrap();
+    let (h, p) = one_msg(&replies[0]);
+    assert_eq!(h.kind, NLMSG_ERROR);
+    assert_eq!(ErrorMsg::parse(h.flags, &p).unwrap().error, -libc::EIO);
+    let mut req = Vec::new();
+    request(&mut req, ECHO, 0, 2, b"still here");
+    assert_eq!(one_msg(&c.transact(&req).unwrap()[0]).1, b"still here");
 }

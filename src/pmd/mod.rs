@@ -129,6 +129,8 @@ pub struct ThreadStats {
     pub sleeps: AtomicU64,
     /// Exact-match cache hits.
     pub emc_hits: AtomicU64,
+    /// Bursts dropped because processing them panicked (a bug; the thread survives).
+    pub panics: AtomicU64,
 }
 
 /// The packet threads.

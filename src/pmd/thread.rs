@@ -212,7 +212,22 @@ impl PacketThread {
                         break;
                     }
                     got += n;
-                    self.process_burst(i);
+                    // A bug hit by one hostile packet must not stop the thread: drop the burst,
+                    // reset the output batches, count it, keep forwarding.
+                    let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        self.process_burst(i)
+                    }))
+                    .is_ok();
+                    if !ok {
+                        self.stats.panics.fetch_add(1, Ordering::Relaxed);
+                        for p in &mut self.ports {
+                            p.out.clear();
+                        }
+                        self.state.recirc.clear();
+                        tracing::error!(
+                            "packet thread recovered from a panic; the burst was dropped"
+                        );
+                    }
                     if n < MAX_BURST {
                         break;
                     }

@@ -433,7 +433,22 @@ fn handle_datagram(
         let span =
             tracing::debug_span!("request", portid = peer.portid, kind = h.kind, seq = h.seq);
         let _e = span.enter();
-        service.request(&peer, &msg, &mut out);
+        // A bug in a handler must cost one request, not the connection or the daemon: the
+        // client gets EIO and the next request is served as usual. (parking_lot
+        // locks are not poisoned by the unwind.)
+        let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            service.request(&peer, &msg, &mut out);
+        }));
+        if served.is_err() {
+            tracing::error!(
+                kind = h.kind,
+                seq = h.seq,
+                "request handler panicked; answered EIO"
+            );
+            if out.responses() == 0 {
+                out.errno(libc::EIO, Some("internal error in userdpd"));
+            }
+        }
         if out.closed {
             return true;
         }
