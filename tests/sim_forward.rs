@@ -395,3 +395,50 @@ fn a_userspace_action_sends_an_action_upcall_with_its_userdata() {
         "and the packet still goes on"
     );
 }
+
+#[test]
+fn a_flood_of_misses_to_a_reader_that_does_not_read_counts_lost_and_stays_responsive() {
+    let mut s = sim(&["p1", "p2"]);
+    let p1 = s.port("p1");
+    // The ports' upcall pid is the first client: keep it aside as the reader that does not
+    // read, and query the datapath through a second connection.
+    let mut reader = std::mem::replace(&mut s.c, Client::connect(s._dir.join("sock")).unwrap());
+    // Big frames so the upcall socket fills quickly.
+    let mut frame = udp_frame(1);
+    frame.resize(1400, 0xab);
+    const N: usize = 12_000;
+    let mut sent = 0;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sent < N && Instant::now() < deadline {
+        if p1.pending_input() < 1000 && p1.inject(&frame) {
+            sent += 1;
+        }
+    }
+    let wait = Instant::now() + Duration::from_secs(10);
+    while p1.pending_input() > 0 && Instant::now() < wait {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let (hit, missed, lost) = s.dp_stats();
+    assert_eq!(hit, 0);
+    assert_eq!(missed as usize, sent, "every miss is counted");
+    assert!(
+        lost > 0,
+        "a full upcall socket counts lost upcalls ({lost} of {missed})"
+    );
+    assert!(lost < missed, "what fit was delivered");
+    // The reader learns about the loss (ENOBUFS), and the daemon still answers it.
+    let mut saw_enobufs = false;
+    loop {
+        match reader.recv_timeout(Duration::from_millis(200)) {
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(e) => {
+                assert_eq!(e.raw_os_error(), Some(userdp_protocol::errno::ENOBUFS));
+                saw_enobufs = true;
+            }
+        }
+    }
+    assert!(saw_enobufs, "an OVERFLOW reached the reader");
+    assert_eq!(s.dp_stats().1 as usize, sent);
+}
