@@ -90,6 +90,16 @@ pub fn family_id(name: &str) -> Option<u16> {
 /// Every family we serve (nlctrl first, then the six in registration order) as nlctrl
 /// describes them.
 pub fn families() -> Vec<FamilyInfo> {
+    family_table().to_vec()
+}
+
+/// [`families`], built once: every request looks its family up here.
+pub fn family_table() -> &'static [FamilyInfo] {
+    static TABLE: OnceLock<Vec<FamilyInfo>> = OnceLock::new();
+    TABLE.get_or_init(build_families)
+}
+
+fn build_families() -> Vec<FamilyInfo> {
     let mut v = vec![ctrl_info()];
     for spec in userdp_protocol::genl::ctrl::ovs_families() {
         v.push(info_of(spec));
@@ -327,7 +337,7 @@ impl Service for Registry {
             Ok(g) => g,
             Err(e) => return out.fail(&e),
         };
-        let families = families();
+        let families = family_table();
         let Some(info) = families.iter().find(|f| f.id == h.kind) else {
             // genl_rcv_msg: an unregistered family id.
             return out.errno(ENOENT, None);
