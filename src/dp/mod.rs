@@ -365,7 +365,7 @@ impl Service for Registry {
             };
         }
         let result: Result<Outcome, Error> = match h.kind {
-            GENL_ID_CTRL => ctrl::ctrl_cmd_getfamily(&families, &ctx, msg),
+            GENL_ID_CTRL => ctrl::ctrl_cmd_getfamily(families, &ctx, msg),
             FAMILY_DATAPATH => datapath::handle(self, &ctx, msg),
             FAMILY_VPORT => vport::handle(self, &ctx, msg),
             FAMILY_FLOW => flow::handle(self, &ctx, msg),
