@@ -442,3 +442,98 @@ fn a_flood_of_misses_to_a_reader_that_does_not_read_counts_lost_and_stays_respon
     assert!(saw_enobufs, "an OVERFLOW reached the reader");
     assert_eq!(s.dp_stats().1 as usize, sent);
 }
+
+#[test]
+fn a_gso_frame_that_misses_goes_up_as_checksummed_segments() {
+    use userdp::port::batch::{
+        VirtioNetHdr, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4,
+    };
+    use userdp_protocol::wire::checksum::{checksum, pseudo_header_v4, transport_checksum};
+    let mut s = sim(&["p1", "p2"]);
+    let p1 = s.port("p1");
+    // Ethernet + IPv4 (20) + TCP (20, flags PSH|ACK) + 2500 bytes: a super-frame of 3 segments.
+    let mut f = vec![0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 0x08, 0x00];
+    let total = (20 + 20 + 2500) as u16;
+    f.extend_from_slice(&[
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0x12,
+        0x34,
+        0x40,
+        0,
+        64,
+        6,
+        0,
+        0,
+        10,
+        0,
+        0,
+        1,
+        10,
+        0,
+        0,
+        2,
+    ]);
+    f.extend_from_slice(&[
+        0x30, 0x39, 0x00, 0x50, 0, 0, 0x10, 0, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0,
+    ]);
+    f.extend((0..2500u32).map(|i| i as u8));
+    let vnet = VirtioNetHdr {
+        flags: VIRTIO_NET_HDR_F_NEEDS_CSUM,
+        gso_type: VIRTIO_NET_HDR_GSO_TCPV4,
+        hdr_len: 54,
+        gso_size: 1000,
+        csum_start: 34,
+        csum_offset: 16,
+    };
+    assert!(p1.inject_with(&f, &vnet));
+    let mut segs = Vec::new();
+    while let Some(up) = s.c.recv_timeout(Duration::from_secs(3)).unwrap() {
+        let u = PacketMsg::parse(messages(&up).next().unwrap().unwrap().payload).unwrap();
+        assert_eq!(u.cmd, OvsPacketCmd::OVS_PACKET_CMD_MISS);
+        segs.push(u.packet.unwrap());
+        if segs.len() == 3 {
+            break;
+        }
+    }
+    assert_eq!(
+        segs.iter().map(Vec::len).collect::<Vec<_>>(),
+        [1054, 1054, 554]
+    );
+    for (i, seg) in segs.iter().enumerate() {
+        // IPv4: total length, id + i, valid header checksum.
+        assert_eq!(
+            u16::from_be_bytes([seg[16], seg[17]]) as usize,
+            seg.len() - 14
+        );
+        assert_eq!(u16::from_be_bytes([seg[18], seg[19]]), 0x1234 + i as u16);
+        assert_eq!(
+            checksum(&seg[14..34]),
+            0,
+            "IPv4 header checksum of segment {i}"
+        );
+        // TCP: sequence advances by the MSS, PSH only on the last, valid checksum.
+        assert_eq!(
+            u32::from_be_bytes([seg[38], seg[39], seg[40], seg[41]]),
+            0x1000 + 1000 * i as u32
+        );
+        assert_eq!(seg[47] & 0x08 != 0, i == 2, "PSH on the last segment only");
+        let mut z = seg[34..].to_vec();
+        let sum = u16::from_be_bytes([z[16], z[17]]);
+        z[16] = 0;
+        z[17] = 0;
+        let pseudo = pseudo_header_v4(&[10, 0, 0, 1], &[10, 0, 0, 2], 6, z.len() as u16);
+        assert_eq!(
+            sum,
+            transport_checksum(pseudo, &z),
+            "TCP checksum of segment {i}"
+        );
+        assert_eq!(
+            &seg[54..],
+            &f[54 + 1000 * i..(54 + 1000 * (i + 1)).min(f.len())]
+        );
+    }
+    assert_eq!(s.dp_stats(), (0, 1, 0), "one miss, nothing lost");
+}

@@ -15,6 +15,7 @@
 //! atomics, and reconfiguration arrives as commands on a channel drained only after a
 //! wake-up, never per packet.
 
+mod gso;
 mod thread;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -459,8 +459,7 @@ fn send_upcall(
     let Some(notifier) = &dp.notifier else {
         return false;
     };
-    if pid == 0 || pkt.vnet.is_gso() {
-        // GSO frames would need segmenting first, as the kernel does; they are counted lost.
+    if pid == 0 {
         return false;
     }
     let mut m = PacketMsg::new(cmd, dp.ifindex);
@@ -469,18 +468,33 @@ fn send_upcall(
     m.key = Some(RawAttrs::new(kb));
     m.userdata = userdata.map(<[u8]>::to_vec);
     m.actions = actions.map(|a| RawAttrs::new(a.to_vec()));
+    m.hash = Some(0);
+    let unaligned = dp.dispatch.load().user_features & OVS_DP_F_UNALIGNED != 0;
+    let mut send = |frame: Vec<u8>, m: &mut PacketMsg| {
+        m.packet = Some(frame);
+        buf.clear();
+        m.emit(buf, FAMILY_PACKET, 0, 0, 0, unaligned);
+        notifier.send_upcall(pid, buf).is_ok()
+    };
+    if pkt.vnet.is_gso() {
+        // One upcall per segment, as the kernel segments GSO skbs before queueing them.
+        let mut all = true;
+        let mut segments = Vec::new();
+        if !super::gso::segment_tcp(pkt.data(), &pkt.vnet, |seg| segments.push(seg.to_vec())) {
+            return false;
+        }
+        for seg in segments {
+            all &= send(seg, &mut m);
+        }
+        return all;
+    }
     let data = &pkt.data()[..len.min(pkt.len())];
     if len < pkt.len() {
         m.len = Some(pkt.len() as u32);
     }
-    m.hash = Some(0);
     let mut frame = data.to_vec();
     complete_csum(&mut frame, &pkt.vnet);
-    m.packet = Some(frame);
-    buf.clear();
-    let unaligned = dp.dispatch.load().user_features & OVS_DP_F_UNALIGNED != 0;
-    m.emit(buf, FAMILY_PACKET, 0, 0, 0, unaligned);
-    notifier.send_upcall(pid, buf).is_ok()
+    send(frame, &mut m)
 }
 
 /// The packet thread as seen by action execution.
