@@ -128,5 +128,6 @@ pub fn service(config: &DaemonConfig) -> Arc<dyn Service> {
         ..DpConfig::default()
     }));
     reg.watch_links();
+    reg.rank_subtables();
     reg
 }

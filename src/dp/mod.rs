@@ -272,6 +272,30 @@ impl Registry {
         }
     }
 
+    /// Starts the periodic re-ranking of every datapath's classifier subtables by hits, so the
+    /// busiest masks are probed first (the kernel's mask cache and dpcls's ranking serve the
+    /// same purpose). Runs once a second under the control lock; stops with the registry.
+    pub fn rank_subtables(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        let stop = self.stopping.clone();
+        let spawned = std::thread::Builder::new()
+            .name("userdp-rank".into())
+            .spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                    let Some(reg) = weak.upgrade() else { return };
+                    reg.with_state(|st| {
+                        for dp in st.dps.values() {
+                            dp.flows.cls.rerank();
+                        }
+                    });
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start subtable ranking");
+        }
+    }
+
     /// Runs `f` with the packet threads, if they run.
     pub fn with_pmd<R>(&self, f: impl FnOnce(&Pmd) -> R) -> Option<R> {
         self.pmd.lock().as_ref().map(f)

@@ -265,8 +265,13 @@ impl<const W: usize, T> Classifier<W, T> {
     }
 
     /// Reorders subtables by descending hits so the busiest masks are probed first.
+    /// Publishes nothing when the order is already right, so an idle table costs nothing.
     pub fn rerank(&self) {
-        let mut v: Vec<_> = self.subtables.load().iter().cloned().collect();
+        let current = self.subtables.load();
+        if current.windows(2).all(|w| w[0].hits() >= w[1].hits()) {
+            return;
+        }
+        let mut v: Vec<_> = current.iter().cloned().collect();
         v.sort_by_key(|st| std::cmp::Reverse(st.hits()));
         self.subtables.store(Arc::new(v));
     }
@@ -326,6 +331,27 @@ mod tests {
         assert!(c.remove(&[7, 5, 5, 5], &[!0, 0, 0, 0], &b));
         assert!(c.lookup(&[7, 9, 9, 9]).0.is_none());
         assert_eq!((c.n_masks(), c.len()), (1, 1));
+    }
+
+    #[test]
+    fn rerank_puts_the_busiest_mask_first() {
+        let c = C::new();
+        c.insert(&[1, 0, 0, 0], &[!0, 0, 0, 0], Arc::new(1));
+        c.insert(&[0, 2, 0, 0], &[0, !0, 0, 0], Arc::new(2));
+        for _ in 0..5 {
+            assert_eq!(
+                c.lookup(&[9, 2, 0, 0]),
+                (Some(Arc::new(2)), 2),
+                "second mask, two probes"
+            );
+        }
+        c.rerank();
+        assert_eq!(
+            c.lookup(&[9, 2, 0, 0]).1,
+            1,
+            "after reranking the busy mask is probed first"
+        );
+        assert_eq!(c.lookup(&[1, 9, 0, 0]).1, 2);
     }
 
     #[test]
