@@ -1,7 +1,7 @@
 //! TAP queues with virtio-net headers: how an `internal` port talks to the host stack.
 //!
 //! ≈ `drivers/net/tun.c` seen from userspace (and `net/openvswitch/vport-internal_dev.c`, which
-//! it stands in for). Unlike `sys::netdev::Tap`, a [`TapQueue`] can carry a `virtio_net_hdr` with
+//! it stands in for). A [`TapQueue`] can carry a `virtio_net_hdr` with
 //! every frame (`IFF_VNET_HDR`) and announce with `TUNSETOFFLOAD` that we accept GSO and
 //! partial-checksum frames, so the host hands us 64 KiB TCP super-frames instead of segmenting
 //! them first; with `IFF_MULTI_QUEUE` each packet thread gets its own queue descriptor.
