@@ -537,3 +537,91 @@ fn a_gso_frame_that_misses_goes_up_as_checksummed_segments() {
     }
     assert_eq!(s.dp_stats(), (0, 1, 0), "one miss, nothing lost");
 }
+
+#[test]
+fn a_udp_gso_frame_that_misses_goes_up_as_datagrams() {
+    use userdp::port::batch::{
+        VirtioNetHdr, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_UDP_L4,
+    };
+    use userdp_protocol::wire::checksum::{checksum, pseudo_header_v4, transport_checksum};
+    let mut s = sim(&["p1", "p2"]);
+    let p1 = s.port("p1");
+    // Ethernet + IPv4 + UDP + 2500 bytes sent with UDP_SEGMENT=1200: 3 datagrams.
+    let mut f = vec![0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 0x08, 0x00];
+    let total = (20 + 8 + 2500) as u16;
+    f.extend_from_slice(&[
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        7,
+        0x40,
+        0,
+        64,
+        17,
+        0,
+        0,
+        10,
+        0,
+        0,
+        1,
+        10,
+        0,
+        0,
+        2,
+    ]);
+    f.extend_from_slice(&[0x13, 0x88, 0x13, 0x89, 0, 0, 0, 0]);
+    f.extend((0..2500u32).map(|i| (i * 7) as u8));
+    let vnet = VirtioNetHdr {
+        flags: VIRTIO_NET_HDR_F_NEEDS_CSUM,
+        gso_type: VIRTIO_NET_HDR_GSO_UDP_L4,
+        hdr_len: 42,
+        gso_size: 1200,
+        csum_start: 34,
+        csum_offset: 6,
+    };
+    assert!(p1.inject_with(&f, &vnet));
+    let mut segs = Vec::new();
+    while segs.len() < 3 {
+        let Some(up) = s.c.recv_timeout(Duration::from_secs(3)).unwrap() else {
+            break;
+        };
+        segs.push(
+            PacketMsg::parse(messages(&up).next().unwrap().unwrap().payload)
+                .unwrap()
+                .packet
+                .unwrap(),
+        );
+    }
+    assert_eq!(
+        segs.iter().map(Vec::len).collect::<Vec<_>>(),
+        [1242, 1242, 142]
+    );
+    for (i, seg) in segs.iter().enumerate() {
+        assert_eq!(
+            checksum(&seg[14..34]),
+            0,
+            "IPv4 header checksum of datagram {i}"
+        );
+        assert_eq!(
+            u16::from_be_bytes([seg[38], seg[39]]) as usize,
+            seg.len() - 34,
+            "UDP length"
+        );
+        let mut z = seg[34..].to_vec();
+        let sum = u16::from_be_bytes([z[6], z[7]]);
+        z[6] = 0;
+        z[7] = 0;
+        let pseudo = pseudo_header_v4(&[10, 0, 0, 1], &[10, 0, 0, 2], 17, z.len() as u16);
+        assert_eq!(
+            sum,
+            transport_checksum(pseudo, &z),
+            "UDP checksum of datagram {i}"
+        );
+        assert_eq!(
+            &seg[42..],
+            &f[42 + 1200 * i..(42 + 1200 * (i + 1)).min(f.len())]
+        );
+    }
+}

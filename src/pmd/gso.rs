@@ -9,6 +9,7 @@ use userdp_protocol::wire::checksum::{pseudo_header_v4, pseudo_header_v6, transp
 
 use crate::port::batch::{
     VirtioNetHdr, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6,
+    VIRTIO_NET_HDR_GSO_UDP_L4,
 };
 
 /// TCP flags that only the last segment keeps (FIN, PSH) and only the first (CWR).
@@ -84,6 +85,72 @@ pub fn segment_tcp(frame: &[u8], vnet: &VirtioNetHdr, mut f: impl FnMut(&[u8])) 
         seg[l4 + 16..l4 + 18].copy_from_slice(&[0, 0]);
         let csum = transport_checksum(pseudo, &seg[l4..]);
         seg[l4 + 16..l4 + 18].copy_from_slice(&csum.to_be_bytes());
+        f(&seg);
+    }
+    true
+}
+
+/// Cuts a UDP GSO (`UDP_SEGMENT`) frame into datagrams of `gso_size` payload bytes with
+/// valid IP and UDP headers and calls `f` on each; false (nothing emitted) if it cannot.
+pub fn segment_udp(frame: &[u8], vnet: &VirtioNetHdr, mut f: impl FnMut(&[u8])) -> bool {
+    if vnet.gso_type & !VIRTIO_NET_HDR_GSO_ECN != VIRTIO_NET_HDR_GSO_UDP_L4 {
+        return false;
+    }
+    let l4 = usize::from(vnet.csum_start);
+    let mss = usize::from(vnet.gso_size);
+    let hdrs = l4 + 8;
+    if mss == 0 || hdrs > frame.len() {
+        return false;
+    }
+    let v6 = frame.get(l4.wrapping_sub(40)).is_some_and(|&b| b >> 4 == 6)
+        && ipv4_start(frame, l4).is_none();
+    let Some(l3) = (if v6 {
+        l4.checked_sub(40)
+    } else {
+        ipv4_start(frame, l4)
+    }) else {
+        return false;
+    };
+    if l3 < 14 {
+        return false;
+    }
+    let mut seg = Vec::with_capacity(hdrs + mss);
+    for (i, chunk) in frame[hdrs..].chunks(mss).enumerate() {
+        seg.clear();
+        seg.extend_from_slice(&frame[..hdrs]);
+        seg.extend_from_slice(chunk);
+        let udp_len = 8 + chunk.len();
+        seg[l4 + 4..l4 + 6].copy_from_slice(&(udp_len as u16).to_be_bytes());
+        let pseudo = if v6 {
+            seg[l3 + 4..l3 + 6].copy_from_slice(&(udp_len as u16).to_be_bytes());
+            pseudo_header_v6(
+                &arr16(&seg[l3 + 8..l3 + 24]),
+                &arr16(&seg[l3 + 24..l3 + 40]),
+                17,
+                udp_len as u32,
+            )
+        } else {
+            let tot = (l4 - l3 + udp_len) as u16;
+            seg[l3 + 2..l3 + 4].copy_from_slice(&tot.to_be_bytes());
+            let id = u16::from_be_bytes([frame[l3 + 4], frame[l3 + 5]]).wrapping_add(i as u16);
+            seg[l3 + 4..l3 + 6].copy_from_slice(&id.to_be_bytes());
+            seg[l3 + 10..l3 + 12].copy_from_slice(&[0, 0]);
+            let hsum = userdp_protocol::wire::checksum::checksum(&seg[l3..l4]);
+            seg[l3 + 10..l3 + 12].copy_from_slice(&hsum.to_be_bytes());
+            pseudo_header_v4(
+                &arr4(&seg[l3 + 12..l3 + 16]),
+                &arr4(&seg[l3 + 16..l3 + 20]),
+                17,
+                udp_len as u16,
+            )
+        };
+        seg[l4 + 6..l4 + 8].copy_from_slice(&[0, 0]);
+        // A computed zero goes on the wire as 0xffff (zero means "no checksum" for UDP).
+        let csum = match transport_checksum(pseudo, &seg[l4..]) {
+            0 => 0xffff,
+            c => c,
+        };
+        seg[l4 + 6..l4 + 8].copy_from_slice(&csum.to_be_bytes());
         f(&seg);
     }
     true

@@ -480,7 +480,9 @@ fn send_upcall(
         // One upcall per segment, as the kernel segments GSO skbs before queueing them.
         let mut all = true;
         let mut segments = Vec::new();
-        if !super::gso::segment_tcp(pkt.data(), &pkt.vnet, |seg| segments.push(seg.to_vec())) {
+        let cut = super::gso::segment_tcp(pkt.data(), &pkt.vnet, |seg| segments.push(seg.to_vec()))
+            || super::gso::segment_udp(pkt.data(), &pkt.vnet, |seg| segments.push(seg.to_vec()));
+        if !cut {
             return false;
         }
         for seg in segments {
