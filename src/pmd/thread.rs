@@ -5,11 +5,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 
-use userdp_protocol::nl::NlaWriter;
-use userdp_protocol::ovs::common::RawAttrs;
+use userdp_protocol::genl::GenlHdr;
+use userdp_protocol::nl::MsgBuilder;
 use userdp_protocol::ovs::datapath::{OVS_DP_F_DISPATCH_UPCALL_PER_CPU, OVS_DP_F_UNALIGNED};
-use userdp_protocol::ovs::key::{FlowKey, MAC_PROTO_ETHERNET};
-use userdp_protocol::ovs::packet::{OvsPacketCmd, PacketMsg};
+use userdp_protocol::ovs::key::{FlowKey, KeyAttr, MAC_PROTO_ETHERNET};
+use userdp_protocol::ovs::packet::{OvsPacketAttr, OvsPacketCmd};
+use userdp_protocol::ovs::{OvsHeader, OVS_PACKET_VERSION};
 
 use super::{Cmd, DpShared, ExecJob, PortShared, Queue, ThreadStats};
 use crate::action::{execute, ExecContext, FastRng, OutputMeta, Upcall};
@@ -111,6 +112,7 @@ struct State {
     rng: FastRng,
     recirc: Vec<(Packet, FlowKey)>,
     upcall_buf: Vec<u8>,
+    upcall_key: Vec<KeyAttr>,
     key: FlowKey,
     now_ms: u64,
     idx: usize,
@@ -141,6 +143,7 @@ impl PacketThread {
                 rng: FastRng::new(0x9e37_79b9 ^ idx as u64),
                 recirc: Vec::new(),
                 upcall_buf: Vec::with_capacity(2048),
+                upcall_key: Vec::with_capacity(24),
                 key: FlowKey::default(),
                 now_ms: 0,
                 idx,
@@ -386,6 +389,7 @@ fn process(
             None,
             pkt.len(),
             &mut state.upcall_buf,
+            &mut state.upcall_key,
         ) {
             c.n_lost.fetch_add(1, Ordering::Relaxed);
         }
@@ -443,7 +447,67 @@ fn complete_csum(frame: &mut [u8], vnet: &VirtioNetHdr) {
     frame[at..at + 2].copy_from_slice(&sum.to_be_bytes());
 }
 
-/// Encodes and sends one upcall; false if it was lost.
+/// Encodes one upcall into `buf` (reused: no allocation once it and `attrs` have grown) and
+/// returns the message length. Attributes in the kernel's order: KEY, USERDATA, ACTIONS, LEN,
+/// HASH, PACKET last — unpadded when the datapath has `OVS_DP_F_UNALIGNED`. A partial
+/// checksum the frame still owes is completed in the copy, as the kernel does.
+#[allow(clippy::too_many_arguments)]
+fn encode_upcall(
+    buf: &mut Vec<u8>,
+    dp_ifindex: i32,
+    cmd: OvsPacketCmd,
+    attrs: &[KeyAttr],
+    userdata: Option<&[u8]>,
+    actions: Option<&[u8]>,
+    orig_len: Option<u32>,
+    frame: &[u8],
+    vnet: Option<&VirtioNetHdr>,
+    unaligned: bool,
+) -> usize {
+    let a = |x: OvsPacketAttr| u16::from(x);
+    buf.clear();
+    let mut m = MsgBuilder::new(buf, FAMILY_PACKET, 0, 0, 0);
+    m.push(
+        &GenlHdr {
+            cmd: cmd.into(),
+            version: OVS_PACKET_VERSION,
+            reserved: 0,
+        }
+        .to_bytes(),
+    );
+    m.push(&OvsHeader { dp_ifindex }.to_bytes());
+    let mut w = m.attrs();
+    w.nested(a(OvsPacketAttr::OVS_PACKET_ATTR_KEY), |w| {
+        for attr in attrs {
+            attr.emit(w);
+        }
+    });
+    if let Some(u) = userdata {
+        w.put(a(OvsPacketAttr::OVS_PACKET_ATTR_USERDATA), u);
+    }
+    if let Some(acts) = actions {
+        w.put(a(OvsPacketAttr::OVS_PACKET_ATTR_ACTIONS), acts);
+    }
+    if let Some(l) = orig_len {
+        w.put_u32(a(OvsPacketAttr::OVS_PACKET_ATTR_LEN), l);
+    }
+    w.put_u64(a(OvsPacketAttr::OVS_PACKET_ATTR_HASH), 0);
+    let b = w.buf();
+    b.extend_from_slice(&((4 + frame.len()) as u16).to_ne_bytes());
+    b.extend_from_slice(&a(OvsPacketAttr::OVS_PACKET_ATTR_PACKET).to_ne_bytes());
+    let data_at = b.len();
+    b.extend_from_slice(frame);
+    if let Some(v) = vnet {
+        complete_csum(&mut b[data_at..], v);
+    }
+    if !unaligned {
+        let padded = userdp_protocol::nl::align(b.len());
+        b.resize(padded, 0);
+    }
+    m.finish()
+}
+
+/// Encodes and sends one upcall (one per segment for GSO frames); false if any was lost.
 #[allow(clippy::too_many_arguments)]
 fn send_upcall(
     dp: &DpShared,
@@ -455,6 +519,7 @@ fn send_upcall(
     actions: Option<&[u8]>,
     len: usize,
     buf: &mut Vec<u8>,
+    attrs: &mut Vec<KeyAttr>,
 ) -> bool {
     let Some(notifier) = &dp.notifier else {
         return false;
@@ -462,41 +527,41 @@ fn send_upcall(
     if pid == 0 {
         return false;
     }
-    let mut m = PacketMsg::new(cmd, dp.ifindex);
-    let mut kb = Vec::with_capacity(256);
-    key.to_key().emit(&mut NlaWriter::new(&mut kb));
-    m.key = Some(RawAttrs::new(kb));
-    m.userdata = userdata.map(<[u8]>::to_vec);
-    m.actions = actions.map(|a| RawAttrs::new(a.to_vec()));
-    m.hash = Some(0);
+    key.to_key_into(attrs);
     let unaligned = dp.dispatch.load().user_features & OVS_DP_F_UNALIGNED != 0;
-    let mut send = |frame: Vec<u8>, m: &mut PacketMsg| {
-        m.packet = Some(frame);
-        buf.clear();
-        m.emit(buf, FAMILY_PACKET, 0, 0, 0, unaligned);
-        notifier.send_upcall(pid, buf).is_ok()
-    };
     if pkt.vnet.is_gso() {
-        // One upcall per segment, as the kernel segments GSO skbs before queueing them.
-        let mut all = true;
+        // One upcall per segment, as the kernel segments GSO skbs before queueing them (the
+        // slow path of a slow path: segments are collected before encoding).
         let mut segments = Vec::new();
         let cut = super::gso::segment_tcp(pkt.data(), &pkt.vnet, |seg| segments.push(seg.to_vec()))
             || super::gso::segment_udp(pkt.data(), &pkt.vnet, |seg| segments.push(seg.to_vec()));
         if !cut {
             return false;
         }
+        let mut all = true;
         for seg in segments {
-            all &= send(seg, &mut m);
+            let n = encode_upcall(
+                buf, dp.ifindex, cmd, attrs, userdata, actions, None, &seg, None, unaligned,
+            );
+            all &= notifier.send_upcall(pid, &buf[..n]).is_ok();
         }
         return all;
     }
     let data = &pkt.data()[..len.min(pkt.len())];
-    if len < pkt.len() {
-        m.len = Some(pkt.len() as u32);
-    }
-    let mut frame = data.to_vec();
-    complete_csum(&mut frame, &pkt.vnet);
-    send(frame, &mut m)
+    let orig_len = (len < pkt.len()).then_some(pkt.len() as u32);
+    let n = encode_upcall(
+        buf,
+        dp.ifindex,
+        cmd,
+        attrs,
+        userdata,
+        actions,
+        orig_len,
+        data,
+        Some(&pkt.vnet),
+        unaligned,
+    );
+    notifier.send_upcall(pid, &buf[..n]).is_ok()
 }
 
 /// The packet thread as seen by action execution.
@@ -554,6 +619,7 @@ impl ExecContext for Ctx<'_> {
             actions,
             upcall.len,
             &mut self.state.upcall_buf,
+            &mut self.state.upcall_key,
         ) {
             self.dp.counters.n_lost.fetch_add(1, Ordering::Relaxed);
         }

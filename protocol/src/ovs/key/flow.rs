@@ -375,6 +375,14 @@ impl FlowKey {
     /// (`__ovs_nla_put_key`), without `IPV6_EXTHDRS` (unknown to OVS 3.1).
     pub fn to_key(&self) -> Key {
         let mut out = Vec::new();
+        self.to_key_into(&mut out);
+        Key(out)
+    }
+
+    /// [`to_key`](Self::to_key) into a caller's vector (cleared first), so a packet thread can
+    /// encode upcall keys without allocating once the vector has grown.
+    pub fn to_key_into(&self, out: &mut Vec<KeyAttr>) {
+        out.clear();
         out.push(KeyAttr::RecircId(self.recirc_id()));
         out.push(KeyAttr::DpHash(self.dp_hash()));
         out.push(KeyAttr::Priority(self.priority()));
@@ -435,11 +443,10 @@ impl FlowKey {
                     }
                 }
                 out.push(KeyAttr::Encap(Key(inner)));
-                return Key(out);
+                return;
             }
         }
-        self.put_l3(&mut out);
-        Key(out)
+        self.put_l3(out);
     }
 
     fn tunnel_key(&self) -> TunnelKey {
