@@ -17,7 +17,7 @@ use crate::action::{execute, ExecContext, FastRng, OutputMeta, Upcall};
 use crate::dp::flow::Flow;
 use crate::dp::FAMILY_PACKET;
 use crate::flow::extract::{extract, Metadata};
-use crate::port::batch::{Packet, PacketBatch, VirtioNetHdr, MAX_BURST};
+use crate::port::batch::{Packet, PacketBatch, VirtioNetHdr, GSO_FRAME_MAX, MAX_BURST};
 use crate::sys::clock::monotonic_ms;
 use crate::sys::epoll::{Epoll, Events};
 use crate::sys::eventfd::EventFd;
@@ -33,6 +33,8 @@ const EMC_ENTRIES: usize = 4096;
 const MAX_RECIRC_DEPTH: usize = 8;
 /// How long a thread keeps polling after its last packet before it sleeps.
 const SPIN: std::time::Duration = std::time::Duration::from_micros(100);
+/// Spare packet buffers a thread keeps for copies (each holds a GSO-sized frame).
+const POOL_PACKETS: usize = 32;
 /// epoll token of the wake-up eventfd.
 const WAKE_TOKEN: u64 = u64::MAX;
 
@@ -113,6 +115,8 @@ struct State {
     recirc: Vec<(Packet, FlowKey)>,
     upcall_buf: Vec<u8>,
     upcall_key: Vec<KeyAttr>,
+    /// Spare packet buffers for recirculation and clone/sample copies.
+    pool: Vec<Packet>,
     key: FlowKey,
     now_ms: u64,
     idx: usize,
@@ -144,6 +148,7 @@ impl PacketThread {
                 recirc: Vec::new(),
                 upcall_buf: Vec::with_capacity(2048),
                 upcall_key: Vec::with_capacity(24),
+                pool: Vec::with_capacity(POOL_PACKETS),
                 key: FlowKey::default(),
                 now_ms: 0,
                 idx,
@@ -345,6 +350,9 @@ fn drain_recirc(
             break;
         }
         process(dp, &mut pkt, &mut key, ports, state, stats, depth);
+        if state.pool.len() < POOL_PACKETS {
+            state.pool.push(pkt);
+        }
     }
 }
 
@@ -632,6 +640,25 @@ impl ExecContext for Ctx<'_> {
         }
         if let Some(copy) = self.copy_packet(pkt) {
             self.state.recirc.push((copy, key.clone()));
+        }
+    }
+
+    fn copy_packet(&mut self, pkt: &Packet) -> Option<Packet> {
+        // From the thread's pool: copies for recirculation, clone and sample allocate only
+        // until the pool has filled.
+        let mut p = self
+            .state
+            .pool
+            .pop()
+            .unwrap_or_else(|| Packet::with_capacity(GSO_FRAME_MAX));
+        p.vlan = None;
+        p.set_frame(pkt.data(), Some(&pkt.vnet)).ok()?;
+        Some(p)
+    }
+
+    fn free_packet(&mut self, pkt: Packet) {
+        if self.state.pool.len() < POOL_PACKETS {
+            self.state.pool.push(pkt);
         }
     }
 
