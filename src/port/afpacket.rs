@@ -156,16 +156,7 @@ impl RxQueue for NetdevQueue {
     fn recv_burst(&mut self, batch: &mut PacketBatch) -> io::Result<usize> {
         let r = self.sock.recv_burst(batch.spare())?;
         batch.commit(r.received);
-        self.stats.rx_packets += r.received as u64;
-        self.stats.rx_dropped += r.dropped as u64;
-        let start = batch.len() - r.received;
-        self.stats.rx_bytes += batch
-            .packets()
-            .get(start..)
-            .unwrap_or(&[])
-            .iter()
-            .map(|p| p.len() as u64)
-            .sum::<u64>();
+        self.stats.count_rx(batch, r.received, r.dropped);
         Ok(r.received)
     }
 
@@ -177,9 +168,7 @@ impl RxQueue for NetdevQueue {
 impl TxQueue for NetdevQueue {
     fn send_burst(&mut self, batch: &PacketBatch, mask: u64) -> io::Result<usize> {
         let r = self.sock.send_burst(batch.packets(), mask)?;
-        self.stats.tx_packets += r.sent as u64;
-        self.stats.tx_bytes += r.bytes as u64;
-        self.stats.tx_dropped += r.dropped as u64;
+        self.stats.count_tx(r.sent, r.bytes, r.dropped);
         Ok(r.sent)
     }
 }

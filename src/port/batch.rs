@@ -413,6 +413,29 @@ pub struct QueueStats {
     pub tx_dropped: u64,
 }
 
+impl QueueStats {
+    /// Counts a receive that appended `received` packets to `batch` and discarded `dropped`.
+    pub fn count_rx(&mut self, batch: &PacketBatch, received: usize, dropped: usize) {
+        self.rx_packets += received as u64;
+        self.rx_dropped += dropped as u64;
+        let start = batch.len().saturating_sub(received);
+        self.rx_bytes += batch
+            .packets()
+            .get(start..)
+            .unwrap_or(&[])
+            .iter()
+            .map(|p| p.len() as u64)
+            .sum::<u64>();
+    }
+
+    /// Counts a send of `sent` packets (`bytes` in all) of which the device refused `dropped`.
+    pub fn count_tx(&mut self, sent: usize, bytes: usize, dropped: usize) {
+        self.tx_packets += sent as u64;
+        self.tx_bytes += bytes as u64;
+        self.tx_dropped += dropped as u64;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

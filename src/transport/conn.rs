@@ -226,26 +226,10 @@ impl Conn {
             self.join(g);
         }
         loop {
-            if self.flush_overflow()? {
-                match sock::send(self.fd(), marker, MSG_DONTWAIT) {
-                    Ok(_) => return Ok(()),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) => return Err(e),
-                }
+            if self.try_send(marker)? {
+                return Ok(());
             }
-            if shutdown.load(Ordering::Acquire) {
-                return Err(io::Error::new(
-                    io::ErrorKind::ConnectionAborted,
-                    "daemon shutting down",
-                ));
-            }
-            let rev = sock::poll(&[self.fd()], POLLOUT, POLL_SLICE_MS)?;
-            if rev
-                .first()
-                .is_some_and(|r| r & (libc::POLLHUP | libc::POLLERR) != 0)
-            {
-                return Err(io::ErrorKind::BrokenPipe.into());
-            }
+            self.wait_for_room(shutdown)?;
         }
     }
 
@@ -253,30 +237,47 @@ impl Conn {
     /// gone, or the daemon shuts down. This is the back-pressure that paces a dump to its reader.
     pub(crate) fn send_blocking(&self, data: &[u8], shutdown: &AtomicBool) -> io::Result<()> {
         loop {
-            {
+            let sent = {
                 let _g = self.send_lock.lock();
-                if self.flush_overflow()? {
-                    match sock::send(self.fd(), data, MSG_DONTWAIT) {
-                        Ok(_) => return Ok(()),
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                        Err(e) => return Err(e),
-                    }
-                }
+                self.try_send(data)?
+            };
+            if sent {
+                return Ok(());
             }
-            if shutdown.load(Ordering::Acquire) {
-                return Err(io::Error::new(
-                    io::ErrorKind::ConnectionAborted,
-                    "daemon shutting down",
-                ));
-            }
-            let rev = sock::poll(&[self.fd()], POLLOUT, POLL_SLICE_MS)?;
-            if rev
-                .first()
-                .is_some_and(|r| r & (libc::POLLHUP | libc::POLLERR) != 0)
-            {
-                return Err(io::ErrorKind::BrokenPipe.into());
-            }
+            self.wait_for_room(shutdown)?;
         }
+    }
+
+    /// One non-blocking attempt (a pending OVERFLOW goes first); the caller holds the send
+    /// lock. `Ok(false)` = no room now.
+    fn try_send(&self, data: &[u8]) -> io::Result<bool> {
+        if !self.flush_overflow()? {
+            return Ok(false);
+        }
+        match sock::send(self.fd(), data, MSG_DONTWAIT) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Waits a slice for the socket to have room; errors once the peer is gone or the daemon
+    /// shuts down.
+    fn wait_for_room(&self, shutdown: &AtomicBool) -> io::Result<()> {
+        if shutdown.load(Ordering::Acquire) {
+            return Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "daemon shutting down",
+            ));
+        }
+        let rev = sock::poll(&[self.fd()], POLLOUT, POLL_SLICE_MS)?;
+        if rev
+            .first()
+            .is_some_and(|r| r & (libc::POLLHUP | libc::POLLERR) != 0)
+        {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        Ok(())
     }
 }
 
