@@ -779,6 +779,21 @@ fn conntrack_matches_and_actions_are_refused_without_a_tracker() {
         Some("2"),
     );
     assert_eq!(errno_of(flow(&mut c, &m, ECHO).remove(0)), EINVAL);
+    // OVS's ct_state probe shape (no mask, KEY first): the extack offset names CT_STATE,
+    // the third key attribute (message 16 + genl 4 + ovs 4 + KEY header 4 + 2 x 8 = 44).
+    let (k, _) = parse_key("skb_priority(0),skb_mark(0),ct_state(0x1),in_port(0),eth(src=00:00:00:00:00:00,dst=00:00:00:00:00:00),eth_type(0x0800),ipv4(src=0.0.0.0,dst=0.0.0.0,proto=0,tos=0,ttl=0,frag=no)").unwrap();
+    let mut probe = FlowMsg::new(OvsFlowCmd::OVS_FLOW_CMD_NEW, dp);
+    let mut kb = Vec::new();
+    k.emit(&mut NlaWriter::new(&mut kb));
+    probe.key = Some(RawAttrs::new(kb));
+    probe.actions = Some(RawAttrs::new(Vec::new()));
+    let mut buf = Vec::new();
+    let seq = c.next_seq();
+    probe.emit(&mut buf, FAMILY_FLOW, NLM_F_REQUEST, seq, c.portid());
+    let replies = c.transact(&buf).unwrap();
+    let m = messages(&replies[0]).next().unwrap().unwrap();
+    let e = ErrorMsg::parse(m.header.flags, m.payload).unwrap();
+    assert_eq!((e.error, e.ext_offs), (-EINVAL, Some(44)));
     // The ct action cannot be executed: refused when the flow is installed.
     let m = flow_msg(
         OvsFlowCmd::OVS_FLOW_CMD_NEW,

@@ -625,7 +625,7 @@ const PROBE_CT_STATE_ERR: [u8; 120] = [
     b'u', b's', b'e', b'r', b'd', b'p', b' ', b'h', b'a', b's', b' ', b'n', b'o', b' ',
     b'c', b'o', b'n', b'n', b'e', b'c', b't', b'i', b'o', b'n', b' ', b't', b'r', b'a', b'c', b'k', b'e', b'r', 0,
     0, 0, 0,                                           //   pad
-    8, 0, 2, 0,   0x1c, 0, 0, 0,                       // NLMSGERR_ATTR_OFFS 28 (the KEY's first attribute)
+    8, 0, 2, 0,   0x1c, 0, 0, 0,                       // NLMSGERR_ATTR_OFFS 28 (as captured; userdpd now names CT_STATE at 44, see dp_control)
 ];
 
 #[test]

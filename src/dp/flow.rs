@@ -408,7 +408,8 @@ struct Parsed {
 /// ovs-vswitchd's `ct_state`/`ct_zone`/`ct_mark`/`ct_label`/`ct_orig_tuple` probes report
 /// the features as missing, so it never translates rules into conntrack matches.
 fn refuse_conntrack_match(mask: &Key, offset: usize) -> Result<()> {
-    for attr in &mask.0 {
+    // Offsets assume the canonical encoding, which is what OVS sends.
+    for (at, attr) in mask.offsets() {
         let ct = matches!(
             attr.kind(),
             OvsKeyAttr::CtState
@@ -425,7 +426,7 @@ fn refuse_conntrack_match(mask: &Key, offset: usize) -> Result<()> {
         {
             return Err(Error::new(
                 EINVAL,
-                offset,
+                offset + at,
                 "conntrack fields cannot be matched: userdp has no connection tracker",
             ));
         }
