@@ -149,10 +149,7 @@ unsafe fn check_dest(addr: *const sockaddr, len: socklen_t) -> Res<()> {
 /// As libc's `bind`.
 #[no_mangle]
 pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
-    if let Some(s) = (table::kind(fd) == KIND_GENL)
-        .then(|| table::get(fd))
-        .flatten()
-    {
+    if let Some(s) = table::get(fd) {
         return guard(-1, || {
             // SAFETY: per bind's contract `addr` has `len` readable bytes.
             int(match unsafe { sock::read_sockaddr_nl(addr, len) } {
@@ -173,10 +170,7 @@ pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) 
 /// As libc's `connect`.
 #[no_mangle]
 pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
-    if let Some(s) = (table::kind(fd) == KIND_GENL)
-        .then(|| table::get(fd))
-        .flatten()
-    {
+    if let Some(s) = table::get(fd) {
         return guard(-1, || {
             if addr.is_null() || (len as usize) < 2 {
                 return int(Err(libc::EINVAL));
@@ -207,10 +201,7 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
 /// As libc's `getsockname`.
 #[no_mangle]
 pub unsafe extern "C" fn getsockname(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
-    if let Some(s) = (table::kind(fd) == KIND_GENL)
-        .then(|| table::get(fd))
-        .flatten()
-    {
+    if let Some(s) = table::get(fd) {
         return guard(-1, || {
             let a = sock::sockaddr_nl(s.portid.load(Ordering::Relaxed), s.low_groups());
             // SAFETY: per getsockname's contract.
@@ -352,10 +343,7 @@ pub unsafe extern "C" fn getsockopt(
     val: *mut c_void,
     len: *mut socklen_t,
 ) -> c_int {
-    if let Some(s) = (table::kind(fd) == KIND_GENL)
-        .then(|| table::get(fd))
-        .flatten()
-    {
+    if let Some(s) = table::get(fd) {
         // SAFETY: the caller's arguments, as getsockopt's contract.
         return guard(-1, || unsafe {
             emulated_getsockopt(&s, fd, level, name, val, len)
@@ -378,10 +366,7 @@ pub unsafe extern "C" fn setsockopt(
     val: *const c_void,
     len: socklen_t,
 ) -> c_int {
-    let Some(s) = (table::kind(fd) == KIND_GENL)
-        .then(|| table::get(fd))
-        .flatten()
-    else {
+    let Some(s) = table::get(fd) else {
         // SAFETY: pass-through.
         return unsafe { real::setsockopt(fd, level, name, val, len) };
     };
@@ -665,10 +650,7 @@ unsafe fn recvmsg_emulated(s: &Sock, fd: c_int, m: &mut msghdr, flags: c_int) ->
 /// As libc's `recvmsg`.
 #[no_mangle]
 pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t {
-    if let Some(s) = (table::kind(fd) == KIND_GENL)
-        .then(|| table::get(fd))
-        .flatten()
-    {
+    if let Some(s) = table::get(fd) {
         return guard(-1, || {
             if msg.is_null() {
                 return ssize(Err(libc::EFAULT));
@@ -717,10 +699,7 @@ pub unsafe extern "C" fn recvfrom(
     addr: *mut sockaddr,
     alen: *mut socklen_t,
 ) -> ssize_t {
-    if let Some(s) = (table::kind(fd) == KIND_GENL)
-        .then(|| table::get(fd))
-        .flatten()
-    {
+    if let Some(s) = table::get(fd) {
         // SAFETY: the caller's arguments.
         return guard(-1, || unsafe {
             recvfrom_emulated(&s, fd, buf, len, flags, addr, alen)
@@ -736,10 +715,7 @@ pub unsafe extern "C" fn recvfrom(
 /// As libc's `recv`.
 #[no_mangle]
 pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c_int) -> ssize_t {
-    if let Some(s) = (table::kind(fd) == KIND_GENL)
-        .then(|| table::get(fd))
-        .flatten()
-    {
+    if let Some(s) = table::get(fd) {
         return guard(-1, || {
             ssize(s.recv(fd, &one_iov(buf, len), flags).map(|r| r.0))
         });
@@ -754,10 +730,7 @@ pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c
 /// As libc's `read`.
 #[no_mangle]
 pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, len: size_t) -> ssize_t {
-    if let Some(s) = (table::kind(fd) == KIND_GENL)
-        .then(|| table::get(fd))
-        .flatten()
-    {
+    if let Some(s) = table::get(fd) {
         return guard(-1, || ssize(s.recv(fd, &one_iov(buf, len), 0).map(|r| r.0)));
     }
     // SAFETY: pass-through.
@@ -770,10 +743,7 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, len: size_t) -> ssize
 /// As libc's `readv`.
 #[no_mangle]
 pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, n: c_int) -> ssize_t {
-    if let Some(s) = (table::kind(fd) == KIND_GENL)
-        .then(|| table::get(fd))
-        .flatten()
-    {
+    if let Some(s) = table::get(fd) {
         return guard(-1, || {
             // SAFETY: `n` iovecs at `iov`.
             let v = unsafe { iovs(iov, usize::try_from(n).unwrap_or(0)) };
@@ -796,10 +766,7 @@ pub unsafe extern "C" fn recvmmsg(
     flags: c_int,
     timeout: *mut timespec,
 ) -> c_int {
-    let Some(s) = (table::kind(fd) == KIND_GENL)
-        .then(|| table::get(fd))
-        .flatten()
-    else {
+    let Some(s) = table::get(fd) else {
         // SAFETY: pass-through.
         return unsafe { real::recvmmsg(fd, msgs, vlen, flags, timeout) };
     };
