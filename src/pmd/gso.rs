@@ -18,7 +18,15 @@ const CWR: u8 = 0x80;
 
 /// Cuts a TCP GSO frame into complete segments with valid IPv4/IPv6 and TCP checksums and
 /// calls `f` on each; returns false (nothing emitted) for anything it cannot segment.
-pub fn segment_tcp(frame: &[u8], vnet: &VirtioNetHdr, mut f: impl FnMut(&[u8])) -> bool {
+///
+/// Each segment is built in `seg`, the caller's scratch buffer, so that a packet thread that
+/// keeps one around never allocates here once it has grown to the largest segment.
+pub fn segment_tcp(
+    frame: &[u8],
+    vnet: &VirtioNetHdr,
+    seg: &mut Vec<u8>,
+    mut f: impl FnMut(&[u8]),
+) -> bool {
     let gso = vnet.gso_type & !VIRTIO_NET_HDR_GSO_ECN;
     if gso != VIRTIO_NET_HDR_GSO_TCPV4 && gso != VIRTIO_NET_HDR_GSO_TCPV6 {
         return false;
@@ -49,7 +57,6 @@ pub fn segment_tcp(frame: &[u8], vnet: &VirtioNetHdr, mut f: impl FnMut(&[u8])) 
         return false;
     };
     let flags = frame[l4 + 13];
-    let mut seg = Vec::with_capacity(hdrs + mss);
     for (i, chunk) in payload.chunks(mss).enumerate() {
         seg.clear();
         seg.extend_from_slice(&frame[..hdrs]);
@@ -85,14 +92,20 @@ pub fn segment_tcp(frame: &[u8], vnet: &VirtioNetHdr, mut f: impl FnMut(&[u8])) 
         seg[l4 + 16..l4 + 18].copy_from_slice(&[0, 0]);
         let csum = transport_checksum(pseudo, &seg[l4..]);
         seg[l4 + 16..l4 + 18].copy_from_slice(&csum.to_be_bytes());
-        f(&seg);
+        f(seg);
     }
     true
 }
 
 /// Cuts a UDP GSO (`UDP_SEGMENT`) frame into datagrams of `gso_size` payload bytes with
 /// valid IP and UDP headers and calls `f` on each; false (nothing emitted) if it cannot.
-pub fn segment_udp(frame: &[u8], vnet: &VirtioNetHdr, mut f: impl FnMut(&[u8])) -> bool {
+/// `seg` is the caller's scratch buffer, as for [`segment_tcp`].
+pub fn segment_udp(
+    frame: &[u8],
+    vnet: &VirtioNetHdr,
+    seg: &mut Vec<u8>,
+    mut f: impl FnMut(&[u8]),
+) -> bool {
     if vnet.gso_type & !VIRTIO_NET_HDR_GSO_ECN != VIRTIO_NET_HDR_GSO_UDP_L4 {
         return false;
     }
@@ -114,7 +127,6 @@ pub fn segment_udp(frame: &[u8], vnet: &VirtioNetHdr, mut f: impl FnMut(&[u8])) 
     if l3 < 14 {
         return false;
     }
-    let mut seg = Vec::with_capacity(hdrs + mss);
     for (i, chunk) in frame[hdrs..].chunks(mss).enumerate() {
         seg.clear();
         seg.extend_from_slice(&frame[..hdrs]);
@@ -151,7 +163,7 @@ pub fn segment_udp(frame: &[u8], vnet: &VirtioNetHdr, mut f: impl FnMut(&[u8])) 
             c => c,
         };
         seg[l4 + 6..l4 + 8].copy_from_slice(&csum.to_be_bytes());
-        f(&seg);
+        f(seg);
     }
     true
 }

@@ -109,12 +109,22 @@ pub(super) struct PacketThread {
 }
 
 /// Everything per-packet processing mutates besides the ports.
+/// Buffers an upcall is built in, kept by the thread so that sending one does not allocate
+/// once they have grown to the largest message.
+struct UpcallScratch {
+    /// The Generic Netlink message.
+    msg: Vec<u8>,
+    /// The flow key as attributes, in the kernel's order.
+    key: Vec<KeyAttr>,
+    /// One segment of a GSO frame.
+    seg: Vec<u8>,
+}
+
 struct State {
     emc: Emc,
     rng: FastRng,
     recirc: Vec<(Packet, FlowKey)>,
-    upcall_buf: Vec<u8>,
-    upcall_key: Vec<KeyAttr>,
+    upcall: UpcallScratch,
     /// Spare packet buffers for recirculation and clone/sample copies.
     pool: Vec<Packet>,
     key: FlowKey,
@@ -146,8 +156,11 @@ impl PacketThread {
                 emc: Emc::new(),
                 rng: FastRng::new(0x9e37_79b9 ^ idx as u64),
                 recirc: Vec::new(),
-                upcall_buf: Vec::with_capacity(2048),
-                upcall_key: Vec::with_capacity(24),
+                upcall: UpcallScratch {
+                    msg: Vec::with_capacity(2048),
+                    key: Vec::with_capacity(24),
+                    seg: Vec::with_capacity(2048),
+                },
                 pool: Vec::with_capacity(POOL_PACKETS),
                 key: FlowKey::default(),
                 now_ms: 0,
@@ -396,8 +409,7 @@ fn process(
             None,
             None,
             pkt.len(),
-            &mut state.upcall_buf,
-            &mut state.upcall_key,
+            &mut state.upcall,
         ) {
             c.n_lost.fetch_add(1, Ordering::Relaxed);
         }
@@ -526,8 +538,7 @@ fn send_upcall(
     userdata: Option<&[u8]>,
     actions: Option<&[u8]>,
     len: usize,
-    buf: &mut Vec<u8>,
-    attrs: &mut Vec<KeyAttr>,
+    scratch: &mut UpcallScratch,
 ) -> bool {
     let Some(notifier) = &dp.notifier else {
         return false;
@@ -535,25 +546,26 @@ fn send_upcall(
     if pid == 0 {
         return false;
     }
+    let UpcallScratch {
+        msg: buf,
+        key: attrs,
+        seg,
+    } = scratch;
     key.to_key_into(attrs);
     let unaligned = dp.dispatch.load().user_features & OVS_DP_F_UNALIGNED != 0;
     if pkt.vnet.is_gso() {
-        // One upcall per segment, as the kernel segments GSO skbs before queueing them (the
-        // slow path of a slow path: segments are collected before encoding).
-        let mut segments = Vec::new();
-        let cut = super::gso::segment_tcp(pkt.data(), &pkt.vnet, |seg| segments.push(seg.to_vec()))
-            || super::gso::segment_udp(pkt.data(), &pkt.vnet, |seg| segments.push(seg.to_vec()));
-        if !cut {
-            return false;
-        }
+        // One upcall per segment, as the kernel segments GSO skbs before queueing them; each
+        // segment is encoded and sent as soon as it is cut.
         let mut all = true;
-        for seg in segments {
+        let mut send = |s: &[u8]| {
             let n = encode_upcall(
-                buf, dp.ifindex, cmd, attrs, userdata, actions, None, &seg, None, unaligned,
+                buf, dp.ifindex, cmd, attrs, userdata, actions, None, s, None, unaligned,
             );
             all &= notifier.send_upcall(pid, &buf[..n]).is_ok();
-        }
-        return all;
+        };
+        let cut = super::gso::segment_tcp(pkt.data(), &pkt.vnet, seg, &mut send)
+            || super::gso::segment_udp(pkt.data(), &pkt.vnet, seg, &mut send);
+        return cut && all;
     }
     let data = &pkt.data()[..len.min(pkt.len())];
     let orig_len = (len < pkt.len()).then_some(pkt.len() as u32);
@@ -626,8 +638,7 @@ impl ExecContext for Ctx<'_> {
             upcall.userdata,
             actions,
             upcall.len,
-            &mut self.state.upcall_buf,
-            &mut self.state.upcall_key,
+            &mut self.state.upcall,
         ) {
             self.dp.counters.n_lost.fetch_add(1, Ordering::Relaxed);
         }
