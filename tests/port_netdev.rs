@@ -451,3 +451,34 @@ fn frames_refused_while_the_device_is_down_do_not_go_out_later() {
         .collect();
     assert_eq!(got, fresh);
 }
+
+#[test]
+fn frames_lost_to_a_full_receive_ring_are_reported_as_drops() {
+    if !require_root() {
+        return;
+    }
+    let (ns, _veth, outer) = setup("pdr", "198.18.13.2/24");
+    let mut port = NetdevPort::open(&outer, 1).unwrap();
+    let q = &mut port.queues_mut()[0];
+    assert!(q.uses_ring());
+    assert_eq!(q.take_drops(), 0);
+    // Nobody reads while the namespace sends more than the receive ring holds (2048 frames).
+    const SENT: usize = 3000;
+    in_ns(&ns.0, || {
+        let s = raw_socket("inner0");
+        let mac = mac_of("inner0");
+        for i in 0..SENT {
+            s.send(&test_frame(mac, i as u32), None).unwrap();
+        }
+    });
+    let dropped = q.take_drops() as usize;
+    let got = collect(q, SENT, Duration::from_millis(500), is_test_frame).len();
+    assert!(
+        dropped >= SENT - 2048,
+        "{dropped} drops reported, {got} frames received"
+    );
+    assert!(got + dropped >= SENT, "{got} received + {dropped} dropped");
+    assert!(got <= 2048, "{got} frames received from a 2048-frame ring");
+    // Reading resets: what was reported is not reported again.
+    assert_eq!(q.take_drops(), 0);
+}

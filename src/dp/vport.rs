@@ -35,6 +35,9 @@ pub struct VportCounters {
     pub tx_bytes: AtomicU64,
     /// Frames that could not be sent.
     pub tx_dropped: AtomicU64,
+    /// Frames the device delivered that the datapath lost (its socket's queue was full, or
+    /// they were malformed).
+    pub rx_dropped: AtomicU64,
 }
 
 /// One port of a datapath.
@@ -154,7 +157,10 @@ impl Vport {
     /// Statistics as `ovs_vport_get_stats` reports them: the device's own counters for real
     /// devices (what `ip -s link` shows), the datapath's for memory ports.
     pub fn stats(&self) -> OvsVportStats {
-        if let Some(s) = self.device.sysfs_stats(&self.name) {
+        if let Some(mut s) = self.device.sysfs_stats(&self.name) {
+            // The device counted them as received; for whoever reads the port they are lost,
+            // as a kernel rx handler never loses them.
+            s.rx_dropped += self.counters.rx_dropped.load(Ordering::Relaxed);
             return s;
         }
         let c = &self.counters;
@@ -165,7 +171,7 @@ impl Vport {
             tx_bytes: c.tx_bytes.load(Ordering::Relaxed),
             rx_errors: 0,
             tx_errors: 0,
-            rx_dropped: 0,
+            rx_dropped: c.rx_dropped.load(Ordering::Relaxed),
             tx_dropped: c.tx_dropped.load(Ordering::Relaxed),
         }
     }

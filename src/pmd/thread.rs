@@ -33,6 +33,8 @@ const EMC_ENTRIES: usize = 4096;
 const MAX_RECIRC_DEPTH: usize = 8;
 /// How long a thread keeps polling after its last packet before it sleeps.
 const SPIN: std::time::Duration = std::time::Duration::from_micros(100);
+/// How often a thread asks its queues what they lost on receive (a syscall per queue).
+const DROP_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 /// Spare packet buffers a thread keeps for copies (each holds a GSO-sized frame).
 const POOL_PACKETS: usize = 32;
 /// epoll token of the wake-up eventfd.
@@ -200,8 +202,13 @@ impl PacketThread {
                         .iter()
                         .position(|p| p.dp.ifindex == dp_ifindex && p.port.port_no == port_no)
                     {
-                        let p = self.ports.swap_remove(i);
+                        let mut p = self.ports.swap_remove(i);
                         let _ = self.epoll.delete(p.queue.fd());
+                        let lost = p.queue.take_drops();
+                        p.port
+                            .counters
+                            .rx_dropped
+                            .fetch_add(lost, Ordering::Relaxed);
                         drop(p);
                         self.reregister();
                     }
@@ -216,8 +223,13 @@ impl PacketThread {
     pub(super) fn run(mut self) {
         let mut events = Events::with_capacity(64);
         let mut last_busy = std::time::Instant::now();
+        let mut last_drops = last_busy;
         while !self.stop.load(Ordering::Acquire) {
             self.handle_cmds();
+            if last_drops.elapsed() >= DROP_POLL {
+                last_drops = std::time::Instant::now();
+                self.collect_drops();
+            }
             let mut got = 0;
             for i in 0..self.ports.len() {
                 for _ in 0..BURSTS_PER_QUEUE {
@@ -273,6 +285,16 @@ impl PacketThread {
                 {
                     let _ = self.wake.reset();
                 }
+            }
+        }
+    }
+
+    /// Moves what the queues lost on receive into their ports' `rx_dropped`.
+    fn collect_drops(&mut self) {
+        for p in &mut self.ports {
+            let n = p.queue.take_drops();
+            if n > 0 {
+                p.port.counters.rx_dropped.fetch_add(n, Ordering::Relaxed);
             }
         }
     }

@@ -386,6 +386,12 @@ pub trait RxQueue: Send {
     fn recv_burst(&mut self, batch: &mut PacketBatch) -> io::Result<usize>;
     /// A descriptor that becomes readable (level-triggered) when packets wait.
     fn fd(&self) -> RawFd;
+    /// Frames lost on receive since the last call that no batch ever held: dropped by the
+    /// kernel because the queue was full, or discarded as malformed. May make a syscall, so
+    /// packet threads ask rarely.
+    fn take_drops(&mut self) -> u64 {
+        0
+    }
 }
 
 /// The transmit side of one port queue, owned by one packet thread.

@@ -27,6 +27,8 @@ pub struct InternalPort {
 pub struct InternalQueue {
     tap: TapQueue,
     stats: QueueStats,
+    /// `stats.rx_dropped` as of the last [`RxQueue::take_drops`].
+    reported_rx_dropped: u64,
 }
 
 impl InternalPort {
@@ -49,6 +51,7 @@ impl InternalPort {
             queues.push(InternalQueue {
                 tap: TapQueue::open(name, vnet_hdr, multi)?,
                 stats: QueueStats::default(),
+                reported_rx_dropped: 0,
             });
         }
         let ifindex =
@@ -103,6 +106,12 @@ impl RxQueue for InternalQueue {
 
     fn fd(&self) -> RawFd {
         self.tap.fd()
+    }
+
+    fn take_drops(&mut self) -> u64 {
+        let new = self.stats.rx_dropped - self.reported_rx_dropped;
+        self.reported_rx_dropped = self.stats.rx_dropped;
+        new
     }
 }
 

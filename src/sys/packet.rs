@@ -256,6 +256,27 @@ impl PacketSocket {
         Ok((got as u32 & 0xffff) as u16)
     }
 
+    /// Frames the kernel dropped because this socket's queue or ring was full, since the last
+    /// call (`PACKET_STATISTICS` `tp_drops`; reading it resets the kernel's counters).
+    pub fn take_kernel_drops(&self) -> io::Result<u64> {
+        // struct tpacket_stats { tp_packets, tp_drops } (TPACKET_V1/V2 sockets); a V3 socket
+        // would write tp_freeze_q_cnt too, so the buffer has room for it.
+        let mut st = [0u32; 3];
+        let mut len = (2 * size_of::<u32>()) as libc::socklen_t;
+        // SAFETY: st is a live local of 12 bytes and len (8) tells the kernel to write at most
+        // that many bytes into it.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_STATISTICS,
+                st.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        cvt(rc).map(|_| u64::from(st[1]))
+    }
+
     /// The descriptor (for epoll).
     pub fn fd(&self) -> RawFd {
         self.fd.as_raw_fd()
