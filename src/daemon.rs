@@ -26,6 +26,8 @@ pub struct DaemonConfig {
     pub pidfile: Option<PathBuf>,
     /// Packet threads spin instead of sleeping when idle (`--busy-poll`).
     pub busy_poll: bool,
+    /// `netdev` ports transmit through AF_XDP where they can (off with `--no-af-xdp`).
+    pub af_xdp: bool,
 }
 
 impl DaemonConfig {
@@ -36,6 +38,7 @@ impl DaemonConfig {
             threads: default_threads(),
             pidfile: None,
             busy_poll: false,
+            af_xdp: true,
         }
     }
 }
@@ -125,6 +128,7 @@ pub fn service(config: &DaemonConfig) -> Arc<dyn Service> {
     let reg = Arc::new(Registry::new(DpConfig {
         threads: config.threads,
         busy_poll: config.busy_poll,
+        af_xdp: config.af_xdp,
         ..DpConfig::default()
     }));
     reg.watch_links();

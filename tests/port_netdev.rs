@@ -63,6 +63,12 @@ fn frames_sent_through_the_port_arrive_in_the_namespace() {
     }
     let (ns, _veth, outer) = setup("ptx", "198.18.11.2/24");
     let mut port = NetdevPort::open(&outer, 1).unwrap();
+    // Frames without offloads leave through AF_XDP wherever the kernel has it.
+    if userdp::sys::xsk::available() {
+        assert!(port.queues_mut()[0].uses_af_xdp_tx());
+    } else {
+        eprintln!("NOTE: no AF_XDP in this kernel: the transmit ring carries every frame");
+    }
     let (cap_tx, cap_rx) = std::sync::mpsc::channel();
     let capture = spawn_in_ns(&ns.0, move || {
         let mut s = raw_socket("inner0");
@@ -481,4 +487,49 @@ fn frames_lost_to_a_full_receive_ring_are_reported_as_drops() {
     assert!(got <= 2048, "{got} frames received from a 2048-frame ring");
     // Reading resets: what was reported is not reported again.
     assert_eq!(q.take_drops(), 0);
+}
+
+/// Frames with offload metadata (partial checksum) and plain frames interleaved in one burst
+/// leave through two different sockets (the ring and AF_XDP) and still arrive in burst order.
+#[test]
+fn a_burst_mixing_offloaded_and_plain_frames_keeps_its_order() {
+    if !require_root() {
+        return;
+    }
+    let (ns, _veth, outer) = setup("pmx", "198.18.19.2/24");
+    let mut port = NetdevPort::open(&outer, 1).unwrap();
+    let mac = mac_of(&outer);
+    let is_ours = |p: &userdp::port::batch::Packet| {
+        let d = p.data();
+        ethertype(d) == 0x0800 && d.get(36..38) == Some(&[0, 9][..])
+    };
+    let (cap_tx, cap_rx) = std::sync::mpsc::channel();
+    let capture = spawn_in_ns(&ns.0, move || {
+        let mut s = raw_socket("inner0");
+        cap_tx.send(()).unwrap();
+        collect(&mut s, 12, WAIT, is_ours)
+    });
+    cap_rx.recv().unwrap();
+    let mut batch = PacketBatch::new(true);
+    for i in 0..12u16 {
+        let f = udp_frame(mac, [198, 18, 19, 1], [198, 18, 19, 2], 0x7200 + i, 9);
+        // Every third frame leaves its UDP checksum to the device (NEEDS_CSUM at the UDP
+        // header): that one cannot go through AF_XDP and takes the ring.
+        let vnet = (i % 3 == 0).then_some(userdp::port::batch::VirtioNetHdr {
+            flags: 1,
+            csum_start: 34,
+            csum_offset: 6,
+            ..Default::default()
+        });
+        batch.push(&f, vnet.as_ref()).unwrap();
+    }
+    let q = &mut port.queues_mut()[0];
+    assert_eq!(q.send_burst(&batch, batch.all()).unwrap(), 12);
+    let got: Vec<u16> = capture
+        .join()
+        .unwrap()
+        .into_iter()
+        .map(|g| u16::from_be_bytes([g.data[34], g.data[35]]))
+        .collect();
+    assert_eq!(got, (0..12).map(|i| 0x7200 + i).collect::<Vec<u16>>());
 }

@@ -32,6 +32,9 @@ struct Args {
     /// Packet threads spin on their queues instead of sleeping when idle (costs a core each).
     #[arg(long)]
     busy_poll: bool,
+    /// Netdev ports send through AF_PACKET only, never through an AF_XDP socket.
+    #[arg(long)]
+    no_af_xdp: bool,
 }
 
 fn main() -> ExitCode {
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
     let mut config = DaemonConfig::new(args.socket);
     config.pidfile = args.pidfile;
     config.busy_poll = args.busy_poll;
+    config.af_xdp = !args.no_af_xdp;
     if let Some(n) = args.threads {
         config.threads = n.max(1);
     }

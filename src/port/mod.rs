@@ -16,7 +16,7 @@ use userdp_protocol::ovs::vport::OvsVportStats;
 
 use crate::pmd::Queue;
 use crate::sys::netdev;
-use afpacket::NetdevPort;
+use afpacket::{NetdevOptions, NetdevPort};
 use dummy::DummyPort;
 use internal::InternalPort;
 
@@ -80,7 +80,7 @@ impl Device {
     /// Attaches to the existing interface `name` with the kernel's checks: `ENODEV` if it does
     /// not exist, `EINVAL` for loopback or non-Ethernet devices (the caller checks for another
     /// datapath's ports).
-    pub fn netdev(name: &str, n: usize) -> io::Result<(Device, Queues)> {
+    pub fn netdev(name: &str, n: usize, opts: &NetdevOptions) -> io::Result<(Device, Queues)> {
         let ifindex = netdev::ifindex(name)
             .ok_or_else(|| io::Error::from_raw_os_error(libc_errno::ENODEV))?;
         if netdev::flags(name)? & IFF_LOOPBACK != 0 {
@@ -90,7 +90,7 @@ impl Device {
         if hwtype != ARPHRD_ETHER && hwtype != ARPHRD_NONE {
             return Err(io::Error::from_raw_os_error(libc_errno::EINVAL));
         }
-        let port = NetdevPort::open(name, n)?;
+        let port = NetdevPort::open_with(name, n, opts)?;
         let queues = port
             .into_queues()
             .into_iter()

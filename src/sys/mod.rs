@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod epoll;
 pub mod eventfd;
+mod mapping;
 pub mod netdev;
 pub mod netns;
 pub mod packet;
@@ -13,3 +14,4 @@ pub mod signal;
 pub mod socket;
 pub mod tc;
 pub mod tun;
+pub mod xsk;

@@ -18,10 +18,10 @@
 use std::io;
 use std::mem::size_of;
 use std::os::fd::RawFd;
-use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::port::batch::{Packet, VirtioNetHdr, VlanTag};
+use crate::sys::mapping::Mapping;
 
 /// `TPACKET_V2` of `enum tpacket_versions`.
 const TPACKET_V2: libc::c_int = 1;
@@ -61,23 +61,6 @@ struct TpacketReq {
     tp_frame_nr: u32,
 }
 
-/// The shared mapping of a socket's rings; unmapped on drop.
-#[derive(Debug)]
-struct Mapping {
-    base: NonNull<u8>,
-    len: usize,
-}
-
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        // SAFETY: base/len are exactly what mmap returned; nothing borrows into the mapping
-        // beyond the methods of `Rings`, which cannot outlive it.
-        unsafe {
-            libc::munmap(self.base.as_ptr().cast(), self.len);
-        }
-    }
-}
-
 /// The receive and transmit rings of one AF_PACKET socket.
 #[derive(Debug)]
 pub(crate) struct Rings {
@@ -92,11 +75,6 @@ pub(crate) struct Rings {
     vnet_hdr: bool,
     ignores_outgoing: bool,
 }
-
-// SAFETY: the mapping is owned by this value alone (no aliasing pointer escapes), so moving it
-// to another thread is as safe as moving a Vec; the kernel side synchronises through the
-// status words with acquire/release ordering, whichever thread we run on.
-unsafe impl Send for Rings {}
 
 /// What one receive pass found.
 #[derive(Debug, Default, Clone, Copy)]
@@ -157,24 +135,10 @@ impl Rings {
         };
         let tx_base = RX_FRAMES * FRAME_SIZE;
         let len = tx_base + tx_frames * FRAME_SIZE;
-        // SAFETY: a fresh shared mapping of the socket's rings; the kernel checks len against
-        // the ring sizes. We check the result before using it.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let base = NonNull::new(p.cast::<u8>()).ok_or_else(|| io::Error::other("mmap: null"))?;
+        // MAP_POPULATE as well: the kernel's pages are faulted in now, not on the first frames.
+        let map = Mapping::of_fd(fd, len, 0)?;
         Ok(Rings {
-            map: Mapping { base, len },
+            map,
             rx_head: 0,
             tx_base,
             tx_frames,
@@ -191,11 +155,11 @@ impl Rings {
 
     /// The status word at `off`, shared with the kernel.
     fn status(&self, off: usize) -> &AtomicU32 {
-        assert!(off.is_multiple_of(4) && off + 4 <= self.map.len);
+        assert!(off.is_multiple_of(4) && off + 4 <= self.map.len());
         // SAFETY: off is 4-aligned (the mapping is page-aligned) and inside the mapping (asserted
         // above; callers pass offsets of frame headers); the mapping lives as long as &self, and
         // the kernel accesses the word concurrently, hence atomic access.
-        unsafe { AtomicU32::from_ptr(self.map.base.as_ptr().add(off).cast()) }
+        unsafe { AtomicU32::from_ptr(self.map.base().as_ptr().add(off).cast()) }
     }
 
     /// A plain read of a header field at `off` (only when the frame is ours).
@@ -211,23 +175,23 @@ impl Rings {
 
     /// `len` bytes at `off` of a frame we own.
     fn bytes(&self, off: usize, len: usize) -> Option<&[u8]> {
-        if off.checked_add(len)? > self.map.len {
+        if off.checked_add(len)? > self.map.len() {
             return None;
         }
         // SAFETY: the range is inside the mapping (checked above), which lives as long as
         // &self. Callers only read frames whose status word hands them to us, so the kernel
         // does not write there meanwhile.
-        Some(unsafe { std::slice::from_raw_parts(self.map.base.as_ptr().add(off), len) })
+        Some(unsafe { std::slice::from_raw_parts(self.map.base().as_ptr().add(off), len) })
     }
 
     /// Writable bytes of a transmit frame we own.
     fn bytes_mut(&mut self, off: usize, len: usize) -> Option<&mut [u8]> {
-        if off.checked_add(len)? > self.map.len {
+        if off.checked_add(len)? > self.map.len() {
             return None;
         }
         // SAFETY: inside the mapping (checked above); &mut self excludes other views from us,
         // and the frame's status (available) keeps the kernel out of it.
-        Some(unsafe { std::slice::from_raw_parts_mut(self.map.base.as_ptr().add(off), len) })
+        Some(unsafe { std::slice::from_raw_parts_mut(self.map.base().as_ptr().add(off), len) })
     }
 
     /// Gives the receive frame at the head back to the kernel and moves on.
