@@ -19,6 +19,7 @@
 #                   checkout this script lives in; build it first with cargo build --release)
 #   USERDP_THREADS  packet threads (default 1)
 #   USERDP_BUSY_POLL=1   pass --busy-poll (packet threads spin instead of sleeping)
+#   USERDP_AF_XDP=0      pass --no-af-xdp (transmit through AF_PACKET rings only)
 #   USERDP_LOG      userdpd log filter (default warn)
 #   USERDP_DP       datapath name (default fbudp)
 #   USERDP_NICE     run userdpd at this nice value (e.g. -15: wins the switch CPU from
@@ -63,6 +64,7 @@ trap 'exit 130' INT
 
 busy=()
 [[ ${USERDP_BUSY_POLL:-0} == 1 ]] && busy=(--busy-poll)
+[[ ${USERDP_AF_XDP:-1} == 0 ]] && busy+=(--no-af-xdp)
 nice=()
 if [[ -n ${USERDP_NICE:-} ]]; then
     nice=(nice -n "$USERDP_NICE")

@@ -8,8 +8,11 @@
 //! its queues reading bursts; per packet it extracts the key, looks it up in its private
 //! exact-match cache and then in the datapath's megaflow classifier, executes the flow's
 //! compiled actions (outputs are batched per port and sent once per burst) or sends a MISS
-//! upcall. With nothing to read it sleeps in `epoll_wait` on its queues and its wake-up
-//! eventfd, so an idle datapath costs no CPU.
+//! upcall. While traffic flows, an empty poll is followed by a 30 µs nap, so the frames that
+//! arrive meanwhile are handled as one batch for one wake-up (per-frame wake-ups or spinning
+//! would cost a core at a few hundred kpps); after 500 µs without a frame it sleeps in
+//! `epoll_wait` on its queues and its wake-up eventfd, so an idle datapath costs no CPU and a
+//! lone packet is handled as soon as it arrives.
 //!
 //! Threads never take a lock: they read published snapshots (`DpShared`), flow statistics are
 //! atomics, and reconfiguration arrives as commands on a channel drained only after a
@@ -126,8 +129,10 @@ pub struct ThreadStats {
     pub rx: AtomicU64,
     /// Bursts processed.
     pub bursts: AtomicU64,
-    /// Times the thread went to sleep.
+    /// Times the thread went to sleep until a packet or command woke it.
     pub sleeps: AtomicU64,
+    /// Short timed naps between empty polls while traffic flowed.
+    pub naps: AtomicU64,
     /// Exact-match cache hits.
     pub emc_hits: AtomicU64,
     /// Bursts dropped because processing them panicked (a bug; the thread survives).

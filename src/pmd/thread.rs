@@ -31,8 +31,24 @@ const EMC_HASH_WORDS: usize =
 const EMC_ENTRIES: usize = 4096;
 /// Recirculations of one packet before it is dropped (the kernel's recursion limit).
 const MAX_RECIRC_DEPTH: usize = 8;
-/// How long a thread keeps polling after its last packet before it sleeps.
-const SPIN: std::time::Duration = std::time::Duration::from_micros(100);
+/// How long after its last packet a thread still counts as forwarding a stream: it then naps
+/// between empty polls instead of sleeping until the next packet wakes it.
+const ACTIVE: std::time::Duration = std::time::Duration::from_micros(500);
+/// One nap: the frames that arrive meanwhile wait in the rings and are handled as one batch.
+/// Waking on every frame instead (epoll) or spinning costs a whole core at a few hundred
+/// thousand frames per second; napping bounds the wake-ups to ~1/NAP whatever the rate, for at
+/// most NAP of extra latency while a stream flows (a lone ping still wakes the thread at once).
+const NAP: std::time::Duration = std::time::Duration::from_micros(30);
+/// A round that found fewer packets than this, while a stream flows, is followed by a nap:
+/// per-round costs (a send syscall per port, polling a TAP, clock reads) are then shared by a
+/// batch instead of being paid for every few packets.
+const NAP_BELOW: usize = 32;
+/// Packets per STREAM_WINDOW from which a thread counts as forwarding a stream (64 kpps);
+/// below it every packet is handled at once, which keeps a ping's latency minimal.
+const STREAM_PKTS: u64 = 64;
+const STREAM_WINDOW: std::time::Duration = std::time::Duration::from_millis(1);
+/// Timer slack of packet threads: the default 50 µs would stretch every nap to ~80 µs.
+const TIMER_SLACK_NS: u64 = 2_000;
 /// How often a thread asks its queues what they lost on receive (a syscall per queue).
 const DROP_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 /// Spare packet buffers a thread keeps for copies (each holds a GSO-sized frame).
@@ -221,15 +237,17 @@ impl PacketThread {
     }
 
     pub(super) fn run(mut self) {
+        if let Err(e) = crate::sys::clock::set_timer_slack_ns(TIMER_SLACK_NS) {
+            tracing::debug!(error = %e, "cannot shorten the packet thread's timer slack");
+        }
         let mut events = Events::with_capacity(64);
         let mut last_busy = std::time::Instant::now();
         let mut last_drops = last_busy;
+        let mut window_start = last_busy;
+        let mut window_pkts = 0u64;
+        let mut streaming = false;
         while !self.stop.load(Ordering::Acquire) {
             self.handle_cmds();
-            if last_drops.elapsed() >= DROP_POLL {
-                last_drops = std::time::Instant::now();
-                self.collect_drops();
-            }
             let mut got = 0;
             for i in 0..self.ports.len() {
                 for _ in 0..BURSTS_PER_QUEUE {
@@ -266,18 +284,39 @@ impl PacketThread {
                     }
                 }
             }
+            let now = std::time::Instant::now();
+            if now.duration_since(last_drops) >= DROP_POLL {
+                last_drops = now;
+                self.collect_drops();
+            }
+            window_pkts += got as u64;
+            if now.duration_since(window_start) >= STREAM_WINDOW {
+                streaming = window_pkts >= STREAM_PKTS;
+                window_pkts = 0;
+                window_start = now;
+            }
             if got > 0 {
-                last_busy = std::time::Instant::now();
+                last_busy = now;
+            }
+            if self.busy_poll {
+                if got == 0 {
+                    std::hint::spin_loop();
+                }
                 continue;
             }
-            // Traffic tends to come in runs: poll a little longer before paying for a sleep and
-            // a wake-up (that round trip is most of a ping's latency through the datapath).
-            // Without traffic the thread still sleeps after SPIN, so idle costs nothing.
-            if !self.busy_poll && last_busy.elapsed() < SPIN {
-                std::hint::spin_loop();
+            // A full round: more is probably waiting. A lone packet outside a stream: look again
+            // at once (a ping's answer is often in already).
+            if got >= NAP_BELOW || (got > 0 && !streaming) {
                 continue;
             }
-            if !self.busy_poll {
+            // While a stream flows, nap and take what gathered as one batch; once it has been
+            // quiet for ACTIVE, sleep until a packet or a command arrives, so idle costs nothing.
+            if got > 0 || now.duration_since(last_busy) < ACTIVE {
+                self.stats.naps.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(NAP);
+                continue;
+            }
+            {
                 self.stats.sleeps.fetch_add(1, Ordering::Relaxed);
                 // Level-triggered: any queue with packets (or a command) ends the sleep.
                 if self.epoll.wait(&mut events, 1000).is_ok()
