@@ -44,10 +44,12 @@ const XDP_UMEM_PGOFF_COMPLETION_RING: u64 = 0x1_8000_0000;
 
 /// UMEM frame size: an MTU frame with VLAN tags fits; bigger ones take another path.
 pub const XSK_FRAME_SIZE: usize = 2048;
-/// UMEM frames per socket (4 MiB): frames stay ours from queueing until their completion.
-const FRAMES: usize = 2048;
+/// UMEM frames per socket (2 MiB, pinned, per port and queue): frames stay the kernel's from
+/// queueing until their completion, which on a veth comes within the same send and on a NIC
+/// at its TX-completion interrupt; a burst is at most 64 frames per port.
+const FRAMES: usize = 1024;
 /// TX ring entries (a power of two).
-const TX_RING: u32 = 1024;
+const TX_RING: u32 = 512;
 /// Completion ring entries: room for every frame, so the kernel's completion reservation
 /// (its TX back-pressure) never fails.
 const CQ_RING: u32 = FRAMES as u32;
