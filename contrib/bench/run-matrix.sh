@@ -9,7 +9,8 @@
 #   REPS=1 DURATION=10 contrib/bench/run-matrix.sh /tmp/userdp-bench
 #
 # Environment: FWD_BENCH (default /work/shared/bench/fwd-bench.sh), REPS (1), DURATION (10),
-# CONFIGS (default "none bridge ovs-netdev userdp ovs-on-userdp").
+# CONFIGS (default "none bridge ovs-netdev ovs-afxdp userdp userdp-afpacket ovs-on-userdp";
+# userdp-afpacket is userdp with --no-af-xdp: AF_PACKET rings both ways).
 set -euo pipefail
 export LC_ALL=C
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -17,7 +18,7 @@ H=${FWD_BENCH:-/work/shared/bench/fwd-bench.sh}
 OUT=${1:-$(dirname "$(mktemp -u)")/userdp-bench-$(date +%Y%m%d-%H%M%S)}
 REPS=${REPS:-1}
 export DURATION=${DURATION:-10}
-CONFIGS=${CONFIGS:-"none bridge ovs-netdev userdp ovs-on-userdp"}
+CONFIGS=${CONFIGS:-"none bridge ovs-netdev ovs-afxdp userdp userdp-afpacket ovs-on-userdp"}
 mkdir -p "$OUT"
 
 
@@ -26,6 +27,7 @@ run() {  # run REP CONFIG [ARGS...]: one harness invocation, never fatal for the
     echo "=== rep $rep: $cfg $*" >&2
     case $cfg in
         userdp)        sw="cmd:$HERE/fwd-userdp.sh \$FB_S1 \$FB_S2" ;;
+        userdp-afpacket) sw="cmd:USERDP_AF_XDP=0 $HERE/fwd-userdp.sh \$FB_S1 \$FB_S2" ;;
         ovs-on-userdp) sw="cmd:$HERE/fwd-ovs-on-userdp.sh \$FB_S1 \$FB_S2" ;;
         *)             sw=$cfg ;;
     esac
