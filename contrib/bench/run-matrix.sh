@@ -33,7 +33,8 @@ run() {  # run REP CONFIG [ARGS...]: one harness invocation, never fatal for the
     esac
     label=$cfg
     [[ " $* " == *" --offloads off "* ]] && label+="+nooffload"
-    REP0=$((rep - 1)) "$H" -o "$OUT" -l "$label" "$@" "$sw" 2>>"$OUT/harness.log" ||
+    # REPS is this script's: the harness would repeat every invocation that many times too.
+    REPS=1 REP0=$((rep - 1)) "$H" -o "$OUT" -l "$label" "$@" "$sw" 2>>"$OUT/harness.log" ||
         echo "!!! failed: $cfg $*" | tee -a "$OUT/harness.log" >&2
 }
 
