@@ -87,8 +87,13 @@ pub struct FlowStats {
 impl FlowStats {
     /// Accounts one packet.
     pub fn hit(&self, len: usize, tcp_flags: u8, now_ms: u64) {
-        self.packets.fetch_add(1, Ordering::Relaxed);
-        self.bytes.fetch_add(len as u64, Ordering::Relaxed);
+        self.add(1, len as u64, tcp_flags, now_ms);
+    }
+
+    /// Accounts `packets` packets of `bytes` bytes in all, last seen at `now_ms`.
+    pub fn add(&self, packets: u64, bytes: u64, tcp_flags: u8, now_ms: u64) {
+        self.packets.fetch_add(packets, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
         self.used.store(now_ms, Ordering::Relaxed);
         if tcp_flags != 0 {
             self.tcp_flags.fetch_or(tcp_flags, Ordering::Relaxed);

@@ -123,10 +123,11 @@ pub(super) struct PacketThread {
     epoll: Epoll,
     ports: Vec<PortEntry>,
     rx: PacketBatch,
+    /// The key of the packet being processed (outside `State`: both are borrowed at once).
+    key: FlowKey,
     state: State,
 }
 
-/// Everything per-packet processing mutates besides the ports.
 /// Buffers an upcall is built in, kept by the thread so that sending one does not allocate
 /// once they have grown to the largest message.
 struct UpcallScratch {
@@ -138,14 +139,42 @@ struct UpcallScratch {
     seg: Vec<u8>,
 }
 
+/// Counters a burst adds up privately and publishes once at its end: an atomic add per packet
+/// and counter costs more than the rest of an exact-match hit.
+#[derive(Default)]
+struct Tally {
+    hit: u64,
+    cache_hit: u64,
+    mask_hit: u64,
+}
+
+/// Statistics of the flow the last packets hit, published when another flow is hit or the
+/// burst ends (consecutive packets of a burst mostly belong to one flow).
+struct PendingStats {
+    flow: Arc<Flow>,
+    packets: u64,
+    bytes: u64,
+    tcp_flags: u8,
+}
+
+impl PendingStats {
+    fn publish(&self, now_ms: u64) {
+        self.flow
+            .stats
+            .add(self.packets, self.bytes, self.tcp_flags, now_ms);
+    }
+}
+
+/// Everything per-packet processing mutates besides the ports.
 struct State {
+    tally: Tally,
+    pending: Option<PendingStats>,
     emc: Emc,
     rng: FastRng,
     recirc: Vec<(Packet, FlowKey)>,
     upcall: UpcallScratch,
     /// Spare packet buffers for recirculation and clone/sample copies.
     pool: Vec<Packet>,
-    key: FlowKey,
     now_ms: u64,
     idx: usize,
 }
@@ -170,7 +199,10 @@ impl PacketThread {
             epoll,
             ports: Vec::new(),
             rx: PacketBatch::new(true),
+            key: FlowKey::default(),
             state: State {
+                tally: Tally::default(),
+                pending: None,
                 emc: Emc::new(),
                 rng: FastRng::new(0x9e37_79b9 ^ idx as u64),
                 recirc: Vec::new(),
@@ -180,7 +212,6 @@ impl PacketThread {
                     seg: Vec::with_capacity(2048),
                 },
                 pool: Vec::with_capacity(POOL_PACKETS),
-                key: FlowKey::default(),
                 now_ms: 0,
                 idx,
             },
@@ -355,8 +386,8 @@ impl PacketThread {
         let PacketThread {
             rx,
             ports,
+            key,
             state,
-            stats,
             ..
         } = self;
         for pkt in rx.packets_mut() {
@@ -367,14 +398,13 @@ impl PacketThread {
                 in_port,
                 ..Metadata::default()
             };
-            if extract(pkt.data(), &md, &mut state.key).is_err() {
+            if extract(pkt.data(), &md, key).is_err() {
                 continue;
             }
-            let mut key = std::mem::take(&mut state.key);
-            process(&dp, pkt, &mut key, ports, state, stats, 0);
-            state.key = key;
-            drain_recirc(&dp, ports, state, stats);
+            process(&dp, pkt, key, ports, state, 0);
+            drain_recirc(&dp, ports, state);
         }
+        publish_tally(&dp, state, &self.stats);
         flush(ports);
     }
 
@@ -389,7 +419,8 @@ impl PacketThread {
         };
         let _ = execute(&job.actions, &mut job.packet, &mut job.key, &mut ctx);
         let dp = job.dp.clone();
-        drain_recirc(&dp, ports, state, &self.stats);
+        drain_recirc(&dp, ports, state);
+        publish_tally(&dp, state, &self.stats);
         flush(ports);
     }
 }
@@ -410,12 +441,7 @@ fn flush(ports: &mut [PortEntry]) {
     }
 }
 
-fn drain_recirc(
-    dp: &Arc<DpShared>,
-    ports: &mut [PortEntry],
-    state: &mut State,
-    stats: &ThreadStats,
-) {
+fn drain_recirc(dp: &Arc<DpShared>, ports: &mut [PortEntry], state: &mut State) {
     let mut depth = 0;
     while let Some((mut pkt, mut key)) = state.recirc.pop() {
         depth += 1;
@@ -423,7 +449,7 @@ fn drain_recirc(
             state.recirc.clear();
             break;
         }
-        process(dp, &mut pkt, &mut key, ports, state, stats, depth);
+        process(dp, &mut pkt, &mut key, ports, state, depth);
         if state.pool.len() < POOL_PACKETS {
             state.pool.push(pkt);
         }
@@ -437,28 +463,30 @@ fn process(
     key: &mut FlowKey,
     ports: &mut [PortEntry],
     state: &mut State,
-    stats: &ThreadStats,
     _depth: usize,
 ) {
     let c = &dp.counters;
     let hash = state.emc.hash(key);
-    let flow = match state.emc.lookup(hash, key) {
-        Some(f) => {
-            stats.emc_hits.fetch_add(1, Ordering::Relaxed);
-            c.n_cache_hit.fetch_add(1, Ordering::Relaxed);
-            c.n_mask_hit.fetch_add(1, Ordering::Relaxed);
-            Some(f.clone())
-        }
-        None => {
-            let (found, probed) = dp.flows.lookup(&key.w);
-            c.n_mask_hit.fetch_add(u64::from(probed), Ordering::Relaxed);
-            if let Some(f) = &found {
-                state.emc.insert(hash, key, f);
-            }
-            found
-        }
+    let tcp_flags = crate::flow::extract::stats_tcp_flags(key);
+    let acts = if let Some(f) = state.emc.lookup(hash, key) {
+        state.tally.cache_hit += 1;
+        state.tally.mask_hit += 1;
+        Some(account(
+            &mut state.pending,
+            f,
+            pkt.len(),
+            tcp_flags,
+            state.now_ms,
+        ))
+    } else {
+        let (found, probed) = dp.flows.lookup(&key.w);
+        state.tally.mask_hit += u64::from(probed);
+        found.map(|f| {
+            state.emc.insert(hash, key, &f);
+            account(&mut state.pending, &f, pkt.len(), tcp_flags, state.now_ms)
+        })
     };
-    let Some(flow) = flow else {
+    let Some(acts) = acts else {
         c.n_missed.fetch_add(1, Ordering::Relaxed);
         let pid = miss_pid(dp, ports, key.in_port(), state.idx);
         if !send_upcall(
@@ -476,13 +504,7 @@ fn process(
         }
         return;
     };
-    c.n_hit.fetch_add(1, Ordering::Relaxed);
-    flow.stats.hit(
-        pkt.len(),
-        crate::flow::extract::stats_tcp_flags(key),
-        state.now_ms,
-    );
-    let acts = flow.actions.load();
+    state.tally.hit += 1;
     let mut ctx = Ctx {
         dp,
         ports,
@@ -490,6 +512,56 @@ fn process(
         action_bytes: &acts.bytes,
     };
     let _ = execute(&acts.compiled, pkt, key, &mut ctx);
+}
+
+/// Counts a packet of `len` bytes for `flow` (publishing the previous flow's pending counts if
+/// it was another) and returns the flow's current actions.
+fn account(
+    pending: &mut Option<PendingStats>,
+    flow: &Arc<Flow>,
+    len: usize,
+    tcp_flags: u8,
+    now_ms: u64,
+) -> arc_swap::Guard<Arc<crate::dp::flow::FlowActions>> {
+    match pending {
+        Some(p) if Arc::ptr_eq(&p.flow, flow) => {
+            p.packets += 1;
+            p.bytes += len as u64;
+            p.tcp_flags |= tcp_flags;
+        }
+        _ => {
+            if let Some(p) = pending.as_ref() {
+                p.publish(now_ms);
+            }
+            *pending = Some(PendingStats {
+                flow: flow.clone(),
+                packets: 1,
+                bytes: len as u64,
+                tcp_flags,
+            });
+        }
+    }
+    flow.actions.load()
+}
+
+/// Publishes what a burst counted privately: the datapath's and thread's counters and the
+/// pending flow statistics.
+fn publish_tally(dp: &DpShared, state: &mut State, stats: &ThreadStats) {
+    let t = std::mem::take(&mut state.tally);
+    let c = &dp.counters;
+    if t.hit > 0 {
+        c.n_hit.fetch_add(t.hit, Ordering::Relaxed);
+    }
+    if t.cache_hit > 0 {
+        c.n_cache_hit.fetch_add(t.cache_hit, Ordering::Relaxed);
+        stats.emc_hits.fetch_add(t.cache_hit, Ordering::Relaxed);
+    }
+    if t.mask_hit > 0 {
+        c.n_mask_hit.fetch_add(t.mask_hit, Ordering::Relaxed);
+    }
+    if let Some(p) = state.pending.take() {
+        p.publish(state.now_ms);
+    }
 }
 
 /// The pid a miss from `in_port` goes to: the per-CPU table, else the port's pids.
