@@ -2,3 +2,4 @@
 
 pub mod classifier;
 pub mod extract;
+pub mod hash;

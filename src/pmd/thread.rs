@@ -1,6 +1,6 @@
 //! One packet thread: its queues, exact-match cache, output batches and the poll loop.
 
-use std::hash::{BuildHasher, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
@@ -24,9 +24,6 @@ use crate::sys::eventfd::EventFd;
 
 /// Bursts read from one queue before moving to the next (fairness between ports).
 const BURSTS_PER_QUEUE: usize = 4;
-/// Words of the key the exact-match cache hashes: everything before the tunnel options.
-const EMC_HASH_WORDS: usize =
-    userdp_protocol::ovs::key::FLOW_KEY_WORDS - userdp_protocol::ovs::key::TUN_OPTS_BYTES / 8;
 /// Exact-match cache size (entries; a power of two).
 const EMC_ENTRIES: usize = 4096;
 /// Recirculations of one packet before it is dropped (the kernel's recursion limit).
@@ -73,7 +70,7 @@ struct EmcEntry {
 /// flow was deleted are recognised by the flow's `dead` flag.
 struct Emc {
     entries: Box<[EmcEntry]>,
-    hasher: foldhash::fast::FixedState,
+    seed: u64,
 }
 
 impl Emc {
@@ -87,17 +84,11 @@ impl Emc {
                     flow: None,
                 })
                 .collect(),
-            hasher: foldhash::fast::FixedState::with_seed(seed),
+            seed,
         }
     }
     fn hash(&self, key: &FlowKey) -> u64 {
-        // The tail of the key holds tunnel options, zero for almost every packet: hashing the
-        // head alone halves the cost, and the full compare on lookup keeps hits exact.
-        let mut h = self.hasher.build_hasher();
-        for &w in &key.w[..EMC_HASH_WORDS] {
-            h.write_u64(w);
-        }
-        h.finish()
+        crate::flow::hash::key_hash(self.seed, key)
     }
     fn lookup(&self, hash: u64, key: &FlowKey) -> Option<&Arc<Flow>> {
         let e = &self.entries[hash as usize & (EMC_ENTRIES - 1)];
