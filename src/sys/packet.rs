@@ -126,7 +126,7 @@ fn bind(fd: RawFd, ifindex: u32, proto: u16) -> io::Result<()> {
     .map(drop)
 }
 
-fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
+pub(crate) fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
     if rc < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -134,7 +134,13 @@ fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
-fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, val: &T) -> io::Result<()> {
+/// `setsockopt(2)` with a value of type `T` (its size is the option length).
+pub(crate) fn setsockopt<T>(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    val: &T,
+) -> io::Result<()> {
     // SAFETY: val points to a live T of size_of::<T>() bytes for the duration of the call; the
     // kernel only reads it.
     let rc = unsafe {

@@ -16,12 +16,12 @@
 //! concurrent writer can make us drop frames, never read outside the ring.
 
 use std::io;
-use std::mem::size_of;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::port::batch::{Packet, VirtioNetHdr, VlanTag};
 use crate::sys::mapping::Mapping;
+use crate::sys::packet::setsockopt;
 
 /// `TPACKET_V2` of `enum tpacket_versions`.
 const TPACKET_V2: libc::c_int = 1;
@@ -86,24 +86,6 @@ pub(crate) struct RingRecv {
     pub copy: bool,
 }
 
-fn setsockopt<T>(fd: RawFd, name: libc::c_int, val: &T) -> io::Result<()> {
-    // SAFETY: val points to a live T of size_of::<T>() bytes; the kernel only reads it.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_PACKET,
-            name,
-            (val as *const T).cast(),
-            size_of::<T>() as libc::socklen_t,
-        )
-    };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
 impl Rings {
     /// Sets up the rings on `fd`, which must not be bound yet and must already have its
     /// `PACKET_VNET_HDR` choice made (the kernel refuses it once a ring exists). A transmit ring
@@ -111,14 +93,14 @@ impl Rings {
     /// the whole frame into the skb, where without it the skb would point into ring pages the
     /// kernel hands back at `skb_orphan` — before a local receiver has read them.
     pub(crate) fn setup(fd: RawFd, vnet_hdr: bool, ignores_outgoing: bool) -> io::Result<Rings> {
-        setsockopt(fd, libc::PACKET_VERSION, &TPACKET_V2)?;
+        setsockopt(fd, libc::SOL_PACKET, libc::PACKET_VERSION, &TPACKET_V2)?;
         let one: libc::c_int = 1;
         // Any non-zero threshold: frames that do not fit a slot are also queued whole.
-        setsockopt(fd, libc::PACKET_COPY_THRESH, &one)?;
+        setsockopt(fd, libc::SOL_PACKET, libc::PACKET_COPY_THRESH, &one)?;
         if vnet_hdr {
             // A frame the kernel cannot parse is skipped (marked available) instead of
             // blocking the ring with TP_STATUS_WRONG_FORMAT. Refused (EBUSY) once a ring exists.
-            setsockopt(fd, libc::PACKET_LOSS, &one)?;
+            setsockopt(fd, libc::SOL_PACKET, libc::PACKET_LOSS, &one)?;
         }
         let req = |blocks: usize| TpacketReq {
             tp_block_size: BLOCK_SIZE as u32,
@@ -126,9 +108,19 @@ impl Rings {
             tp_frame_size: FRAME_SIZE as u32,
             tp_frame_nr: (FRAMES_PER_BLOCK * blocks) as u32,
         };
-        setsockopt(fd, libc::PACKET_RX_RING, &req(RX_BLOCK_NR))?;
+        setsockopt(
+            fd,
+            libc::SOL_PACKET,
+            libc::PACKET_RX_RING,
+            &req(RX_BLOCK_NR),
+        )?;
         let tx_frames = if vnet_hdr {
-            setsockopt(fd, libc::PACKET_TX_RING, &req(TX_BLOCK_NR))?;
+            setsockopt(
+                fd,
+                libc::SOL_PACKET,
+                libc::PACKET_TX_RING,
+                &req(TX_BLOCK_NR),
+            )?;
             TX_FRAMES
         } else {
             0

@@ -23,6 +23,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::sys::mapping::Mapping;
+use crate::sys::packet::setsockopt;
 
 /// `AF_XDP` (`include/linux/socket.h`).
 const AF_XDP: libc::c_int = 44;
@@ -193,24 +194,6 @@ pub struct XskTx {
     cq_cons: u32,
 }
 
-fn setsockopt<T>(fd: RawFd, name: libc::c_int, val: &T) -> io::Result<()> {
-    // SAFETY: val points to a live T of size_of::<T>() bytes; the kernel only reads it.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            SOL_XDP,
-            name,
-            (val as *const T).cast(),
-            size_of::<T>() as libc::socklen_t,
-        )
-    };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
 /// Whether this kernel has AF_XDP sockets at all (`CONFIG_XDP_SOCKETS`).
 pub fn available() -> bool {
     // SAFETY: socket(2) has no memory-safety preconditions; a descriptor we get is closed at
@@ -244,12 +227,12 @@ impl XskTx {
             flags: 0,
             tx_metadata_len: 0,
         };
-        setsockopt(raw, XDP_UMEM_REG, &reg)?;
-        setsockopt(raw, XDP_UMEM_FILL_RING, &FQ_RING)?;
-        setsockopt(raw, XDP_UMEM_COMPLETION_RING, &CQ_RING)?;
-        setsockopt(raw, XDP_TX_RING, &TX_RING)?;
+        setsockopt(raw, SOL_XDP, XDP_UMEM_REG, &reg)?;
+        setsockopt(raw, SOL_XDP, XDP_UMEM_FILL_RING, &FQ_RING)?;
+        setsockopt(raw, SOL_XDP, XDP_UMEM_COMPLETION_RING, &CQ_RING)?;
+        setsockopt(raw, SOL_XDP, XDP_TX_RING, &TX_RING)?;
         // Best effort (6.17+): a whole burst per sendto instead of 32 frames.
-        let _ = setsockopt(raw, XDP_MAX_TX_SKB_BUDGET, &(TX_RING));
+        let _ = setsockopt(raw, SOL_XDP, XDP_MAX_TX_SKB_BUDGET, &(TX_RING));
         let mut off = MmapOffsets::default();
         let mut len = size_of::<MmapOffsets>() as libc::socklen_t;
         // SAFETY: off is a live local of len bytes; the kernel writes at most len bytes.
