@@ -140,7 +140,7 @@ pub struct DpConfig {
     pub threads: usize,
     /// Packet threads spin instead of sleeping when idle.
     pub busy_poll: bool,
-    /// `netdev` ports send frames without offloads through AF_XDP where the kernel allows.
+    /// `netdev` ports send frames that are not GSO through AF_XDP where the kernel allows.
     pub af_xdp: bool,
 }
 

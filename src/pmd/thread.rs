@@ -578,21 +578,6 @@ fn per_cpu_pid(pids: &[u32], thread: usize) -> u32 {
     }
 }
 
-/// Writes the checksum a partial-checksum frame still owes (`VIRTIO_NET_HDR_F_NEEDS_CSUM`),
-/// as the kernel completes it before an upcall.
-fn complete_csum(frame: &mut [u8], vnet: &VirtioNetHdr) {
-    if !vnet.needs_csum() {
-        return;
-    }
-    let start = usize::from(vnet.csum_start);
-    let at = start + usize::from(vnet.csum_offset);
-    if at + 2 > frame.len() || start > frame.len() {
-        return;
-    }
-    let sum = userdp_protocol::wire::checksum::checksum(&frame[start..]);
-    frame[at..at + 2].copy_from_slice(&sum.to_be_bytes());
-}
-
 /// Encodes one upcall into `buf` (reused: no allocation once it and `attrs` have grown) and
 /// returns the message length. Attributes in the kernel's order: KEY, USERDATA, ACTIONS, LEN,
 /// HASH, PACKET last — unpadded when the datapath has `OVS_DP_F_UNALIGNED`. A partial
@@ -644,7 +629,7 @@ fn encode_upcall(
     let data_at = b.len();
     b.extend_from_slice(frame);
     if let Some(v) = vnet {
-        complete_csum(&mut b[data_at..], v);
+        v.complete_csum(&mut b[data_at..]);
     }
     if !unaligned {
         let padded = userdp_protocol::nl::align(b.len());

@@ -23,7 +23,7 @@ pub struct NetdevOptions {
     pub socket: PacketOptions,
     /// Install the tc ingress drop that hides frames from the host stack.
     pub host_drop: bool,
-    /// Send frames without offloads through a copy-mode AF_XDP socket per queue where the
+    /// Send frames that are not GSO through a copy-mode AF_XDP socket per queue where the
     /// kernel allows it (a third less CPU per frame than the transmit ring).
     pub af_xdp_tx: bool,
 }
@@ -160,7 +160,7 @@ impl NetdevQueue {
         self.sock.vnet_hdr()
     }
 
-    /// Whether frames without offloads leave through an AF_XDP socket.
+    /// Whether frames that are not GSO leave through an AF_XDP socket.
     pub fn uses_af_xdp_tx(&self) -> bool {
         self.sock.uses_xsk_tx()
     }

@@ -96,6 +96,28 @@ impl VirtioNetHdr {
     pub fn needs_csum(&self) -> bool {
         self.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM != 0
     }
+
+    /// Completes the partial checksum `frame` owes, as `skb_checksum_help` does: the ones'
+    /// complement sum from `csum_start` to the end (the field holds the pseudo-header sum),
+    /// stored at `csum_start + csum_offset`, a zero result sent as 0xffff (zero would mean "no
+    /// checksum" to UDP). Returns false, leaving the frame alone, when the header points
+    /// outside it; true also when nothing was owed.
+    pub fn complete_csum(&self, frame: &mut [u8]) -> bool {
+        if !self.needs_csum() {
+            return true;
+        }
+        let start = usize::from(self.csum_start);
+        let at = start + usize::from(self.csum_offset);
+        if at + 2 > frame.len() || start > frame.len() {
+            return false;
+        }
+        let sum = match userdp_protocol::wire::checksum::checksum(&frame[start..]) {
+            0 => 0xffff,
+            s => s,
+        };
+        frame[at..at + 2].copy_from_slice(&sum.to_be_bytes());
+        true
+    }
 }
 
 /// An 802.1Q/802.1ad tag the receiving device took out of the frame (`PACKET_AUXDATA`).

@@ -85,7 +85,7 @@ pub struct PacketSocket {
     /// a ring slot (GSO super-frames) and [`PacketSocket::send`] go out through this second,
     /// send-only socket on the same interface.
     side: Option<OwnedFd>,
-    /// Frames without offloads go out through this AF_XDP socket when the kernel allows one
+    /// Frames that are not GSO go out through this AF_XDP socket when the kernel allows one
     /// ([`PacketSocket::enable_xsk_tx`]): a third less CPU per frame than the ring.
     xsk: Option<XskTx>,
     /// The queue the AF_XDP socket is bound to, and when to try again after it stalled.
@@ -254,7 +254,7 @@ impl PacketSocket {
         })
     }
 
-    /// Sends frames without offloads through a copy-mode AF_XDP socket on queue `queue_id` of
+    /// Sends frames that are not GSO through a copy-mode AF_XDP socket on queue `queue_id` of
     /// the interface from now on. Returns the error when the kernel refuses one (no AF_XDP, no
     /// such queue, UMEM not pinnable); the socket then keeps sending as before.
     pub fn enable_xsk_tx(&mut self, queue_id: u32) -> io::Result<()> {
@@ -263,7 +263,7 @@ impl PacketSocket {
         Ok(())
     }
 
-    /// Whether frames without offloads currently go out through AF_XDP.
+    /// Whether frames that are not GSO currently go out through AF_XDP.
     pub fn uses_xsk_tx(&self) -> bool {
         self.xsk.is_some()
     }
@@ -507,7 +507,7 @@ impl PacketSocket {
 /// Which way one frame leaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Via {
-    /// The AF_XDP socket (no offloads, fits a UMEM frame).
+    /// The AF_XDP socket (not GSO, fits a UMEM frame; a partial checksum is completed first).
     Xsk,
     /// The transmit ring.
     Ring,
@@ -530,12 +530,9 @@ struct Paths<'a> {
 
 impl Paths<'_> {
     fn via(&self, p: &Packet) -> Via {
-        if self.xsk.is_some()
-            && !self.stalled
-            && !p.vnet.is_gso()
-            && !p.vnet.needs_csum()
-            && p.len() <= XSK_FRAME_SIZE
-        {
+        // A partial checksum is completed in software on the way into the UMEM: far cheaper
+        // than the transmit ring, and almost every TCP/UDP frame from a local stack owes one.
+        if self.xsk.is_some() && !self.stalled && !p.vnet.is_gso() && p.len() <= XSK_FRAME_SIZE {
             Via::Xsk
         } else if self.rings.as_ref().is_some_and(|r| r.tx_fits(p)) {
             Via::Ring
@@ -558,7 +555,10 @@ impl Paths<'_> {
                 self.flush(run, &mut queued, &lens, &mut res);
             }
             let ok = match via {
-                Via::Xsk => self.xsk.as_mut().is_some_and(|x| x.queue(p.data())),
+                Via::Xsk => self
+                    .xsk
+                    .as_mut()
+                    .is_some_and(|x| x.queue(p.data(), |f| p.vnet.complete_csum(f))),
                 Via::Ring => self.rings.as_mut().is_some_and(|r| r.tx_queue(p)),
                 Via::Single => {
                     let fd = self.side.unwrap_or(self.fd);

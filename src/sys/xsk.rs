@@ -313,9 +313,11 @@ impl XskTx {
         self.cq.consumer().store(self.cq_cons, Ordering::Release);
     }
 
-    /// Copies `frame` into a free UMEM frame and describes it in the TX ring, to go out at the
-    /// next [`XskTx::kick`]. False when it does not fit a frame or every frame is in flight.
-    pub fn queue(&mut self, frame: &[u8]) -> bool {
+    /// Copies `frame` into a free UMEM frame, lets `fix` finish the copy (e.g. complete a
+    /// checksum; false drops the frame) and describes it in the TX ring, to go out at the next
+    /// [`XskTx::kick`]. False when it does not fit a frame, every frame is in flight, or `fix`
+    /// refused it.
+    pub fn queue(&mut self, frame: &[u8], fix: impl FnOnce(&mut [u8]) -> bool) -> bool {
         if frame.len() > XSK_FRAME_SIZE {
             return false;
         }
@@ -331,14 +333,19 @@ impl XskTx {
         let Some(addr) = self.free.pop() else {
             return false;
         };
-        // SAFETY: addr is a frame start inside the UMEM (we only ever hold such addresses) and
-        // the frame is ours until the kernel completes it; frame.len() ≤ XSK_FRAME_SIZE.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                frame.as_ptr(),
+        // SAFETY: addr is a frame start inside the UMEM (we only ever hold such addresses), the
+        // frame is ours until the kernel completes it, and frame.len() ≤ XSK_FRAME_SIZE, so the
+        // slice stays inside it; nothing else views it while we hold &mut self.
+        let copy = unsafe {
+            std::slice::from_raw_parts_mut(
                 self.umem.base().as_ptr().add(addr as usize),
                 frame.len(),
-            );
+            )
+        };
+        copy.copy_from_slice(frame);
+        if !fix(copy) {
+            self.free.push(addr);
+            return false;
         }
         let d = self.tx.entry(self.tx_prod);
         let mut desc = [0u8; DESC_LEN];
