@@ -85,11 +85,6 @@ pub struct FlowStats {
 }
 
 impl FlowStats {
-    /// Accounts one packet.
-    pub fn hit(&self, len: usize, tcp_flags: u8, now_ms: u64) {
-        self.add(1, len as u64, tcp_flags, now_ms);
-    }
-
     /// Accounts `packets` packets of `bytes` bytes in all, last seen at `now_ms`.
     pub fn add(&self, packets: u64, bytes: u64, tcp_flags: u8, now_ms: u64) {
         self.packets.fetch_add(packets, Ordering::Relaxed);

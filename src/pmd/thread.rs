@@ -62,6 +62,19 @@ struct PortEntry {
     out: PacketBatch,
 }
 
+impl PortEntry {
+    /// Moves what the queue lost on receive into the port's `rx_dropped`.
+    fn collect_drops(&mut self) {
+        let n = self.queue.take_drops();
+        if n > 0 {
+            self.port
+                .counters
+                .rx_dropped
+                .fetch_add(n, Ordering::Relaxed);
+        }
+    }
+}
+
 struct EmcEntry {
     hash: u64,
     key: FlowKey,
@@ -244,11 +257,7 @@ impl PacketThread {
                     {
                         let mut p = self.ports.swap_remove(i);
                         let _ = self.epoll.delete(p.queue.fd());
-                        let lost = p.queue.take_drops();
-                        p.port
-                            .counters
-                            .rx_dropped
-                            .fetch_add(lost, Ordering::Relaxed);
+                        p.collect_drops();
                         drop(p);
                         self.reregister();
                     }
@@ -311,7 +320,7 @@ impl PacketThread {
             let now = std::time::Instant::now();
             if now.duration_since(last_drops) >= DROP_POLL {
                 last_drops = now;
-                self.collect_drops();
+                self.ports.iter_mut().for_each(PortEntry::collect_drops);
             }
             window_pkts += got as u64;
             if now.duration_since(window_start) >= STREAM_WINDOW {
@@ -340,24 +349,12 @@ impl PacketThread {
                 std::thread::sleep(NAP);
                 continue;
             }
+            self.stats.sleeps.fetch_add(1, Ordering::Relaxed);
+            // Level-triggered: any queue with packets (or a command) ends the sleep.
+            if self.epoll.wait(&mut events, 1000).is_ok()
+                && events.tokens().any(|t| t == WAKE_TOKEN)
             {
-                self.stats.sleeps.fetch_add(1, Ordering::Relaxed);
-                // Level-triggered: any queue with packets (or a command) ends the sleep.
-                if self.epoll.wait(&mut events, 1000).is_ok()
-                    && events.tokens().any(|t| t == WAKE_TOKEN)
-                {
-                    let _ = self.wake.reset();
-                }
-            }
-        }
-    }
-
-    /// Moves what the queues lost on receive into their ports' `rx_dropped`.
-    fn collect_drops(&mut self) {
-        for p in &mut self.ports {
-            let n = p.queue.take_drops();
-            if n > 0 {
-                p.port.counters.rx_dropped.fetch_add(n, Ordering::Relaxed);
+                let _ = self.wake.reset();
             }
         }
     }

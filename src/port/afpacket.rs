@@ -52,8 +52,6 @@ pub struct NetdevPort {
 pub struct NetdevQueue {
     sock: PacketSocket,
     stats: QueueStats,
-    /// `stats.rx_dropped` as of the last [`RxQueue::take_drops`].
-    reported_rx_dropped: u64,
     /// Shared by the port's queues: the host drop stays until the last queue is closed.
     host_drop_guard: Option<Arc<IngressDrop>>,
 }
@@ -102,7 +100,6 @@ impl NetdevPort {
             .map(|sock| NetdevQueue {
                 sock,
                 stats: QueueStats::default(),
-                reported_rx_dropped: 0,
                 host_drop_guard: host_drop.clone(),
             })
             .collect();
@@ -186,9 +183,7 @@ impl RxQueue for NetdevQueue {
     fn take_drops(&mut self) -> u64 {
         let kernel = self.sock.take_kernel_drops().unwrap_or(0);
         self.stats.rx_dropped += kernel;
-        let new = self.stats.rx_dropped - self.reported_rx_dropped;
-        self.reported_rx_dropped = self.stats.rx_dropped;
-        new
+        self.stats.take_unreported_rx_drops()
     }
 }
 

@@ -439,9 +439,18 @@ pub struct QueueStats {
     pub tx_bytes: u64,
     /// Packets the device refused (down, full, too big).
     pub tx_dropped: u64,
+    /// `rx_dropped` as of the last [`QueueStats::take_unreported_rx_drops`].
+    rx_dropped_reported: u64,
 }
 
 impl QueueStats {
+    /// Receive drops counted since the last call (what [`RxQueue::take_drops`] reports).
+    pub fn take_unreported_rx_drops(&mut self) -> u64 {
+        let new = self.rx_dropped - self.rx_dropped_reported;
+        self.rx_dropped_reported = self.rx_dropped;
+        new
+    }
+
     /// Counts a receive that appended `received` packets to `batch` and discarded `dropped`.
     pub fn count_rx(&mut self, batch: &PacketBatch, received: usize, dropped: usize) {
         self.rx_packets += received as u64;

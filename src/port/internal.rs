@@ -27,8 +27,6 @@ pub struct InternalPort {
 pub struct InternalQueue {
     tap: TapQueue,
     stats: QueueStats,
-    /// `stats.rx_dropped` as of the last [`RxQueue::take_drops`].
-    reported_rx_dropped: u64,
 }
 
 impl InternalPort {
@@ -51,7 +49,6 @@ impl InternalPort {
             queues.push(InternalQueue {
                 tap: TapQueue::open(name, vnet_hdr, multi)?,
                 stats: QueueStats::default(),
-                reported_rx_dropped: 0,
             });
         }
         let ifindex =
@@ -109,9 +106,7 @@ impl RxQueue for InternalQueue {
     }
 
     fn take_drops(&mut self) -> u64 {
-        let new = self.stats.rx_dropped - self.reported_rx_dropped;
-        self.reported_rx_dropped = self.stats.rx_dropped;
-        new
+        self.stats.take_unreported_rx_drops()
     }
 }
 

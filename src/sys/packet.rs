@@ -85,12 +85,23 @@ pub struct PacketSocket {
     /// a ring slot (GSO super-frames) and [`PacketSocket::send`] go out through this second,
     /// send-only socket on the same interface.
     side: Option<OwnedFd>,
-    /// Frames that are not GSO go out through this AF_XDP socket when the kernel allows one
+    /// Frames that are not GSO go out through an AF_XDP socket when the kernel allows one
     /// ([`PacketSocket::enable_xsk_tx`]): a third less CPU per frame than the ring.
-    xsk: Option<XskTx>,
-    /// The queue the AF_XDP socket is bound to, and when to try again after it stalled.
-    xsk_queue: Option<u32>,
-    xsk_retry_at: Option<std::time::Instant>,
+    xsk: XskState,
+}
+
+/// The AF_XDP transmit socket of a [`PacketSocket`].
+#[derive(Debug)]
+enum XskState {
+    /// Not asked for, or refused by the kernel.
+    Off,
+    /// Sending through `xsk`, bound to device queue `queue`.
+    On { xsk: XskTx, queue: u32 },
+    /// Given up after a stall (link down); reopened on `queue` from `retry_at` on.
+    Waiting {
+        queue: u32,
+        retry_at: std::time::Instant,
+    },
 }
 
 /// A fresh non-blocking AF_PACKET raw socket, protocol 0 until bound: it must not queue frames
@@ -126,7 +137,7 @@ fn bind(fd: RawFd, ifindex: u32, proto: u16) -> io::Result<()> {
     .map(drop)
 }
 
-pub(crate) fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
+fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
     if rc < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -155,20 +166,19 @@ pub(crate) fn setsockopt<T>(
     cvt(rc).map(drop)
 }
 
-fn getsockopt_int(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
-    let mut val: libc::c_int = 0;
-    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: val and len are live locals; the kernel writes at most len bytes into val.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd,
-            level,
-            name,
-            (&mut val as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    cvt(rc).map(|_| val)
+/// `getsockopt(2)` into a `T` made of plain integers; also returns how many bytes the kernel
+/// wrote (older kernels may know a shorter version of the structure).
+pub(crate) fn getsockopt<T: Default>(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+) -> io::Result<(T, usize)> {
+    let mut val = T::default();
+    let mut len = size_of::<T>() as libc::socklen_t;
+    // SAFETY: val is a live T of len bytes and len a live local; the kernel writes at most len
+    // bytes into val, and every bit pattern is valid for the integer types used here.
+    let rc = unsafe { libc::getsockopt(fd, level, name, (&mut val as *mut T).cast(), &mut len) };
+    cvt(rc).map(|_| (val, len as usize))
 }
 
 impl PacketSocket {
@@ -248,9 +258,7 @@ impl PacketSocket {
             ignores_outgoing,
             rings,
             side,
-            xsk: None,
-            xsk_queue: None,
-            xsk_retry_at: None,
+            xsk: XskState::Off,
         })
     }
 
@@ -258,32 +266,35 @@ impl PacketSocket {
     /// the interface from now on. Returns the error when the kernel refuses one (no AF_XDP, no
     /// such queue, UMEM not pinnable); the socket then keeps sending as before.
     pub fn enable_xsk_tx(&mut self, queue_id: u32) -> io::Result<()> {
-        self.xsk = Some(XskTx::open(self.ifindex, queue_id)?);
-        self.xsk_queue = Some(queue_id);
+        let xsk = XskTx::open(self.ifindex, queue_id)?;
+        self.xsk = XskState::On {
+            xsk,
+            queue: queue_id,
+        };
         Ok(())
     }
 
     /// Whether frames that are not GSO currently go out through AF_XDP.
     pub fn uses_xsk_tx(&self) -> bool {
-        self.xsk.is_some()
+        matches!(self.xsk, XskState::On { .. })
     }
 
-    /// Reopens the AF_XDP socket a while after it stalled.
+    /// Reopens the AF_XDP socket once its retry time has come.
     fn revive_xsk(&mut self) {
-        let (None, Some(q), Some(at)) = (&self.xsk, self.xsk_queue, self.xsk_retry_at) else {
+        let XskState::Waiting { queue, retry_at } = self.xsk else {
             return;
         };
         let now = std::time::Instant::now();
-        if now < at {
+        if now < retry_at {
             return;
         }
-        match XskTx::open(self.ifindex, q) {
-            Ok(x) => {
-                self.xsk = Some(x);
-                self.xsk_retry_at = None;
-            }
-            Err(_) => self.xsk_retry_at = Some(now + XSK_RETRY),
-        }
+        self.xsk = match XskTx::open(self.ifindex, queue) {
+            Ok(xsk) => XskState::On { xsk, queue },
+            Err(_) => XskState::Waiting {
+                queue,
+                retry_at: now + XSK_RETRY,
+            },
+        };
     }
 
     /// Whether the socket reads (and, with vnet headers, writes) through mapped rings.
@@ -302,29 +313,16 @@ impl PacketSocket {
         };
         let arg = (id | ((libc::PACKET_FANOUT_HASH | flags) << 16)) as libc::c_int;
         setsockopt(raw, libc::SOL_PACKET, libc::PACKET_FANOUT, &arg)?;
-        let got = getsockopt_int(raw, libc::SOL_PACKET, libc::PACKET_FANOUT)?;
+        let (got, _) = getsockopt::<libc::c_int>(raw, libc::SOL_PACKET, libc::PACKET_FANOUT)?;
         Ok((got as u32 & 0xffff) as u16)
     }
 
     /// Frames the kernel dropped because this socket's queue or ring was full, since the last
     /// call (`PACKET_STATISTICS` `tp_drops`; reading it resets the kernel's counters).
     pub fn take_kernel_drops(&self) -> io::Result<u64> {
-        // struct tpacket_stats { tp_packets, tp_drops } (TPACKET_V1/V2 sockets); a V3 socket
-        // would write tp_freeze_q_cnt too, so the buffer has room for it.
-        let mut st = [0u32; 3];
-        let mut len = (2 * size_of::<u32>()) as libc::socklen_t;
-        // SAFETY: st is a live local of 12 bytes and len (8) tells the kernel to write at most
-        // that many bytes into it.
-        let rc = unsafe {
-            libc::getsockopt(
-                self.fd(),
-                libc::SOL_PACKET,
-                libc::PACKET_STATISTICS,
-                st.as_mut_ptr().cast(),
-                &mut len,
-            )
-        };
-        cvt(rc).map(|_| u64::from(st[1]))
+        // struct tpacket_stats { tp_packets, tp_drops } of TPACKET_V1/V2 sockets.
+        let (st, _) = getsockopt::<[u32; 2]>(self.fd(), libc::SOL_PACKET, libc::PACKET_STATISTICS)?;
+        Ok(u64::from(st[1]))
     }
 
     /// The descriptor (for epoll).
@@ -472,11 +470,9 @@ impl PacketSocket {
     /// kernel refuses is counted as dropped and the rest still go out.
     pub fn send_burst(&mut self, pkts: &[Packet], mask: u64) -> io::Result<SendResult> {
         let mask = mask & mask_of(pkts.len().min(64));
-        if self.xsk_retry_at.is_some() {
-            self.revive_xsk();
-        }
+        self.revive_xsk();
         let ring_tx = self.rings.as_ref().is_some_and(Rings::has_tx) && self.side.is_some();
-        if !ring_tx && self.xsk.is_none() {
+        if !ring_tx && !self.uses_xsk_tx() {
             return mmsg_send(self.fd.as_raw_fd(), self.vnet_hdr, pkts, mask);
         }
         let mut out = Paths {
@@ -484,15 +480,20 @@ impl PacketSocket {
             side: self.side.as_ref().map(AsRawFd::as_raw_fd),
             vnet_hdr: self.vnet_hdr,
             rings: self.rings.as_mut().filter(|r| r.has_tx()),
-            xsk: self.xsk.as_mut(),
+            xsk: match &mut self.xsk {
+                XskState::On { xsk, .. } => Some(xsk),
+                _ => None,
+            },
             stalled: false,
         };
         let res = out.send(pkts, mask);
-        if out.stalled {
+        if let (true, XskState::On { queue, .. }) = (out.stalled, &self.xsk) {
             // Descriptors the kernel would not take must never go out late: drop the socket
             // (and them with it), send through the ring meanwhile, try again later.
-            self.xsk = None;
-            self.xsk_retry_at = Some(std::time::Instant::now() + XSK_RETRY);
+            self.xsk = XskState::Waiting {
+                queue: *queue,
+                retry_at: std::time::Instant::now() + XSK_RETRY,
+            };
         }
         Ok(res)
     }

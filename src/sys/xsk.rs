@@ -23,7 +23,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::sys::mapping::Mapping;
-use crate::sys::packet::setsockopt;
+use crate::sys::packet::{getsockopt, setsockopt};
 
 /// `AF_XDP` (`include/linux/socket.h`).
 const AF_XDP: libc::c_int = 44;
@@ -194,30 +194,28 @@ pub struct XskTx {
     cq_cons: u32,
 }
 
-/// Whether this kernel has AF_XDP sockets at all (`CONFIG_XDP_SOCKETS`).
-pub fn available() -> bool {
-    // SAFETY: socket(2) has no memory-safety preconditions; a descriptor we get is closed at
-    // once by OwnedFd.
+/// A fresh AF_XDP socket.
+fn xdp_socket() -> io::Result<OwnedFd> {
+    // SAFETY: socket(2) has no memory-safety preconditions; we check the result.
     let raw = unsafe { libc::socket(AF_XDP, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
     if raw < 0 {
-        return false;
+        return Err(io::Error::last_os_error());
     }
     // SAFETY: raw is a fresh descriptor we exclusively own.
-    drop(unsafe { OwnedFd::from_raw_fd(raw) });
-    true
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// Whether this kernel has AF_XDP sockets at all (`CONFIG_XDP_SOCKETS`).
+pub fn available() -> bool {
+    xdp_socket().is_ok()
 }
 
 impl XskTx {
     /// Opens a copy-mode transmit socket on queue `queue_id` of `ifindex`. Fails where the
     /// kernel has no AF_XDP, the queue does not exist, or the UMEM cannot be pinned.
     pub fn open(ifindex: u32, queue_id: u32) -> io::Result<XskTx> {
-        // SAFETY: socket(2) has no memory-safety preconditions; we check the result.
-        let raw = unsafe { libc::socket(AF_XDP, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: raw is a fresh descriptor we exclusively own.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let fd = xdp_socket()?;
+        let raw = fd.as_raw_fd();
         let umem = Mapping::anonymous(FRAMES * XSK_FRAME_SIZE)?;
         let reg = UmemReg {
             addr: umem.base().as_ptr() as u64,
@@ -233,22 +231,8 @@ impl XskTx {
         setsockopt(raw, SOL_XDP, XDP_TX_RING, &TX_RING)?;
         // Best effort (6.17+): a whole burst per sendto instead of 32 frames.
         let _ = setsockopt(raw, SOL_XDP, XDP_MAX_TX_SKB_BUDGET, &(TX_RING));
-        let mut off = MmapOffsets::default();
-        let mut len = size_of::<MmapOffsets>() as libc::socklen_t;
-        // SAFETY: off is a live local of len bytes; the kernel writes at most len bytes.
-        let rc = unsafe {
-            libc::getsockopt(
-                raw,
-                SOL_XDP,
-                XDP_MMAP_OFFSETS,
-                (&mut off as *mut MmapOffsets).cast(),
-                &mut len,
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if len as usize != size_of::<MmapOffsets>() {
+        let (off, len) = getsockopt::<MmapOffsets>(raw, SOL_XDP, XDP_MMAP_OFFSETS)?;
+        if len != size_of::<MmapOffsets>() {
             // Pre-5.4 layout without the flags words: not worth supporting.
             return Err(io::Error::from_raw_os_error(libc::EOPNOTSUPP));
         }
@@ -379,7 +363,6 @@ impl XskTx {
                     let took = cons.wrapping_sub(start) as usize;
                     return Err(KickStalled {
                         sent: took.saturating_sub(refused),
-                        lost: refused.min(took) + self.tx_prod.wrapping_sub(cons) as usize,
                     });
                 }
             } else {
@@ -418,8 +401,6 @@ impl XskTx {
 /// A kick after which descriptors remained that the kernel would not send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KickStalled {
-    /// Frames that went out before it stalled.
+    /// Frames that went out before it stalled; the rest of the batch is lost.
     pub sent: usize,
-    /// Frames refused or left in the ring.
-    pub lost: usize,
 }
