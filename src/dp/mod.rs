@@ -429,6 +429,9 @@ impl Service for Registry {
             pmd.shutdown();
         }
         let mut st = self.state.lock();
+        for v in st.dps.values().flat_map(|dp| dp.ports.values()) {
+            v.device.wait_gone(vport::DEVICE_GONE_WAIT);
+        }
         st.dps.clear();
     }
 }

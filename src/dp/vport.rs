@@ -16,6 +16,9 @@ use userdp_protocol::ovs::{DP_MAX_PORTS, OVSP_LOCAL};
 use userdp_protocol::{Error, Result};
 
 use super::datapath::Datapath;
+
+/// How long a port delete waits for the host to drop a TAP device we closed.
+pub(crate) const DEVICE_GONE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 use super::{missing, Ctx, Outcome, PortBackend, Registry, State, FAMILY_VPORT, GROUP_VPORT};
 use crate::pmd::{DpShared, PortShared};
 use crate::port::Device;
@@ -147,6 +150,9 @@ impl Vport {
     /// Takes the port's queues back from the packet threads, which closes the device.
     pub fn detach(self, reg: &Registry, dp_ifindex: i32) {
         reg.with_pmd(|pmd| pmd.remove_port(dp_ifindex, self.port_no));
+        if !self.device.wait_gone(DEVICE_GONE_WAIT) {
+            tracing::warn!(port = self.name, "the port's device outlived its removal");
+        }
     }
 
     /// Sets new upcall pids and publishes them.

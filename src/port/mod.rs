@@ -64,6 +64,25 @@ impl Device {
         }
     }
 
+    /// Waits (up to `limit`) until a TAP device we created is gone from the host, after its
+    /// queues were dropped. Our close is not always the last: a process forked by whoever
+    /// embeds us holds copies of every descriptor until it execs, and the device goes with
+    /// the last one. The kernel module answers a port or datapath delete only once the device
+    /// is gone, and so does this. `false` if it is still there.
+    pub fn wait_gone(&self, limit: std::time::Duration) -> bool {
+        let Device::Internal { ifindex } = *self else {
+            return true;
+        };
+        let start = std::time::Instant::now();
+        while crate::sys::netdev::ifname(ifindex).is_some() {
+            if start.elapsed() >= limit {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        true
+    }
+
     /// Creates the TAP device of an internal port with `n` queues. `EEXIST` if a netdev has
     /// that name.
     pub fn internal(name: &str, n: usize) -> io::Result<(Device, Queues)> {
