@@ -79,10 +79,7 @@ fn a_tap_carries_frames_both_ways() {
     assert!(!arp[0].vnet.is_gso());
 
     drop(port);
-    assert!(
-        !common::link_exists(&name),
-        "the TAP goes away with its last queue"
-    );
+    assert!(gone_soon(&name), "the TAP goes away with its last queue");
 }
 
 #[test]
@@ -119,7 +116,8 @@ fn a_multi_queue_tap_has_one_descriptor_per_queue() {
     assert!(gone_soon(&name));
 }
 
-/// Whether interface `name` disappears within a second (unregistering is not instantaneous).
+/// Whether interface `name` disappears within a second. Our close is not always the last: a
+/// process that another test forks meanwhile holds copies of our descriptors until it execs.
 fn gone_soon(name: &str) -> bool {
     let end = std::time::Instant::now() + Duration::from_secs(1);
     while common::link_exists(name) {
