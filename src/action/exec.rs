@@ -125,7 +125,11 @@ fn step(
                 priority: key.priority(),
                 skb_mark: key.skb_mark(),
             };
-            ctx.output(*port, pkt, &meta);
+            if last {
+                ctx.output_last(*port, pkt, &meta);
+            } else {
+                ctx.output(*port, pkt, &meta);
+            }
             st.cutlen = 0;
             return Ok(cont(last));
         }

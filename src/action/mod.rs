@@ -101,6 +101,12 @@ pub struct Upcall<'a> {
 pub trait ExecContext {
     /// Sends `pkt.data()[..meta.len]` to datapath port `port` (unknown port: drop silently).
     fn output(&mut self, port: u32, pkt: &Packet, meta: &OutputMeta<'_>);
+    /// [`ExecContext::output`] of the packet's last use: nothing reads `pkt` afterwards, so
+    /// an implementation may take its buffer (leaving another valid, empty buffer in its
+    /// place) instead of copying the frame.
+    fn output_last(&mut self, port: u32, pkt: &mut Packet, meta: &OutputMeta<'_>) {
+        self.output(port, pkt, meta);
+    }
     /// Queues an `OVS_PACKET_CMD_ACTION` upcall with `key` (the current, possibly stale key).
     /// Partial checksums (`pkt.vnet`) must be completed before the frame goes up.
     fn userspace(&mut self, upcall: &Upcall<'_>, pkt: &Packet, key: &FlowKey);

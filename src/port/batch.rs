@@ -287,6 +287,11 @@ impl Packet {
         true
     }
 
+    /// Cuts the frame to its first `len` bytes (no-op if it is shorter).
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
     /// Sets the frame length after a receive wrote `len` bytes at the frame start.
     pub(crate) fn set_received(&mut self, len: usize) {
         self.len = len.min(self.buf.len() - self.start);
@@ -366,6 +371,26 @@ impl PacketBatch {
             .get_mut(self.count)
             .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOBUFS))?;
         p.set_frame(frame, vnet)?;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Appends `pkt` by trading buffers with it: `pkt` gets the batch's next free buffer
+    /// (empty), and the batch gets the frame without copying it. Buffers of different sizes are
+    /// never traded (`pkt` may come from a batch that reuses it); they are copied instead.
+    /// `ENOBUFS` when full, `EMSGSIZE` when a copied frame does not fit.
+    pub fn push_take(&mut self, pkt: &mut Packet) -> io::Result<()> {
+        let slot = self
+            .pkts
+            .get_mut(self.count)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOBUFS))?;
+        if slot.buf.len() == pkt.buf.len() {
+            std::mem::swap(slot, pkt);
+            pkt.reset();
+        } else {
+            slot.set_frame(pkt.data(), Some(&pkt.vnet))?;
+        }
+        slot.vlan = None;
         self.count += 1;
         Ok(())
     }
@@ -545,6 +570,36 @@ mod tests {
         assert_eq!(p.len(), 20 + HEADROOM + 3);
         assert!(p.insert(p.len() + 1, 1).is_none());
         assert!(p.insert(0, 10_000).is_none());
+    }
+
+    #[test]
+    fn push_take_trades_equal_buffers_and_copies_others() {
+        let mut b = PacketBatch::new(true);
+        let mut p = Packet::with_capacity(GSO_FRAME_MAX);
+        p.set_frame(&frame(100), None).unwrap();
+        let before = p.buf.as_ptr();
+        b.push_take(&mut p).unwrap();
+        assert_eq!(b.packets()[0].data(), &frame(100)[..]);
+        assert_eq!(b.packets()[0].buf.as_ptr(), before, "moved, not copied");
+        assert!(p.is_empty());
+        assert_eq!(
+            p.buf.len(),
+            HEADROOM + GSO_FRAME_MAX,
+            "left with a buffer as big"
+        );
+        // A smaller buffer is copied, and stays with its owner.
+        let mut small = Packet::with_capacity(PLAIN_FRAME_MAX);
+        small.set_frame(&frame(60), None).unwrap();
+        b.push_take(&mut small).unwrap();
+        assert_eq!(b.packets()[1].data(), &frame(60)[..]);
+        assert_eq!(small.buf.len(), HEADROOM + PLAIN_FRAME_MAX);
+        while !b.is_full() {
+            b.push(&frame(60), None).unwrap();
+        }
+        assert_eq!(
+            b.push_take(&mut p).unwrap_err().raw_os_error(),
+            Some(libc::ENOBUFS)
+        );
     }
 
     #[test]
