@@ -372,7 +372,9 @@ impl PacketThread {
             }
             // While a stream flows, nap and take what gathered as one batch; once it has been
             // quiet for ACTIVE, sleep until a packet or a command arrives, so idle costs nothing.
-            if got > 0 || now.duration_since(last_busy) < ACTIVE {
+            // Outside a stream, sleep at once: the next packet (a ping's answer) wakes the
+            // thread, where a nap would hold it for up to NAP.
+            if got > 0 || (streaming && now.duration_since(last_busy) < ACTIVE) {
                 self.stats.naps.fetch_add(1, Ordering::Relaxed);
                 self.disarm();
                 std::thread::sleep(NAP);
