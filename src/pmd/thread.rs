@@ -54,6 +54,8 @@ const DROP_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 const POOL_PACKETS: usize = 32;
 /// epoll token of the wake-up eventfd.
 const WAKE_TOKEN: u64 = u64::MAX;
+/// epoll token of every queue: a wake-up rescans them all, so which one woke it is not needed.
+const QUEUE_TOKEN: u64 = 0;
 
 struct PortEntry {
     dp: Arc<DpShared>,
@@ -237,10 +239,10 @@ impl PacketThread {
         if self.armed {
             return;
         }
-        for (i, p) in self.ports.iter().enumerate() {
+        for p in &self.ports {
             let fd = p.queue.fd();
-            if self.epoll.add(fd, i as u64).is_err() {
-                let _ = self.epoll.modify(fd, i as u64);
+            if self.epoll.add(fd, QUEUE_TOKEN).is_err() {
+                let _ = self.epoll.modify(fd, QUEUE_TOKEN);
             }
         }
         self.armed = true;
@@ -262,7 +264,7 @@ impl PacketThread {
             match self.cmds.try_recv() {
                 Ok(Cmd::AddPort { dp, port, queue }) => {
                     if self.armed {
-                        let _ = self.epoll.add(queue.fd(), self.ports.len() as u64);
+                        let _ = self.epoll.add(queue.fd(), QUEUE_TOKEN);
                     }
                     self.ports.push(PortEntry {
                         dp,
