@@ -224,6 +224,42 @@ fn every_output_of_a_flow_gets_the_frame_as_it_was_at_that_point() {
 }
 
 #[test]
+fn a_lone_packet_after_a_stream_wakes_the_thread() {
+    // While a stream flows the thread naps with its queues out of epoll; once the stream
+    // stops it must put them back before sleeping, or the next packet would wait for the
+    // sleep's 1 s timeout. 500 ms is far above a wake-up and far below that timeout.
+    let mut s = sim(&["p1", "p2"]);
+    s.flow(OvsFlowCmd::OVS_FLOW_CMD_NEW, FLOW, Some("2"))
+        .unwrap();
+    let (p1, p2) = (s.port("p1"), s.port("p2"));
+    let frame = udp_frame(1);
+    for round in 0..3 {
+        for _ in 0..2000 {
+            assert!(p1.inject(&frame));
+        }
+        assert_eq!(
+            wait_output(&p2, 2000).len(),
+            2000,
+            "round {round}: the stream"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        let sent = Instant::now();
+        assert!(p1.inject(&frame));
+        let mut got = Vec::new();
+        while got.is_empty() && sent.elapsed() < Duration::from_millis(500) {
+            got = p2.take_output();
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        assert_eq!(
+            got.len(),
+            1,
+            "round {round}: the lone packet, {:?} after",
+            sent.elapsed()
+        );
+    }
+}
+
+#[test]
 fn a_miss_goes_up_as_a_byte_exact_upcall() {
     let mut s = sim(&["p1", "p2"]);
     let p1 = s.port("p1");
