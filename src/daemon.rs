@@ -132,6 +132,7 @@ pub fn service(config: &DaemonConfig) -> Arc<dyn Service> {
         ..DpConfig::default()
     }));
     reg.watch_links();
+    reg.watch_captures();
     reg.rank_subtables();
     reg
 }

@@ -615,3 +615,86 @@ fn a_partial_checksum_is_completed_on_the_way_out() {
         assert_eq!(sent, want, "UDP checksum of {:02x?}", &d[34..46]);
     }
 }
+
+/// The frames of a pcap stream (classic format, any byte order), as tcpdump `-w -` writes it.
+fn pcap_frames(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let Some(magic) = bytes.get(..4) else {
+        return Vec::new();
+    };
+    let le = magic == [0xd4, 0xc3, 0xb2, 0xa1] || magic == [0x4d, 0x3c, 0xb2, 0xa1];
+    let word = |b: &[u8]| {
+        let w = [b[0], b[1], b[2], b[3]];
+        if le {
+            u32::from_le_bytes(w)
+        } else {
+            u32::from_be_bytes(w)
+        }
+    };
+    let mut out = Vec::new();
+    let mut at = 24;
+    while let Some(rec) = bytes.get(at..at + 16) {
+        let caplen = word(&rec[8..12]) as usize;
+        let Some(f) = bytes.get(at + 16..at + 16 + caplen) else {
+            break;
+        };
+        out.push(f.to_vec());
+        at += 16 + caplen;
+    }
+    out
+}
+
+#[test]
+fn tcpdump_on_the_interface_sees_what_the_port_sends() {
+    if !require_root() || !common::require(common::have("tcpdump"), "needs tcpdump") {
+        return;
+    }
+    use userdp::port::capture;
+    let (_ns, _veth, outer) = setup("pcp", "198.18.15.2/24");
+    let mut port = NetdevPort::open(&outer, 1).unwrap();
+    let ifindex = port.ifindex();
+    // The port's own sockets are not a capture.
+    port.capture().update(ifindex, &capture::scan().unwrap());
+    assert!(!port.capture().is_on());
+
+    let mut tcpdump = std::process::Command::new("tcpdump")
+        .args([
+            "-i", &outer, "-nn", "-U", "-c", "3", "-w", "-", "ether", "proto", "0x88b5",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    while !port.capture().is_on() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        port.capture().update(ifindex, &capture::scan().unwrap());
+    }
+    assert!(
+        port.capture().is_on(),
+        "tcpdump's socket shows in /proc/net/packet"
+    );
+
+    let mac = mac_of(&outer);
+    let frames: Vec<Vec<u8>> = (0..3).map(|i| test_frame(mac, 0x3000 + i)).collect();
+    let mut batch = PacketBatch::new(true);
+    for f in &frames {
+        batch.push(f, None).unwrap();
+    }
+    let q = &mut port.queues_mut()[0];
+    assert_eq!(q.send_burst(&batch, batch.all()).unwrap(), 3);
+    let deadline = std::time::Instant::now() + WAIT;
+    while tcpdump.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = tcpdump.kill();
+    let out = tcpdump.wait_with_output().unwrap();
+    assert_eq!(
+        pcap_frames(&out.stdout),
+        frames,
+        "tcpdump -i {outer} saw the frames the port sent, byte for byte"
+    );
+    // Capture closed: back to the fast path.
+    assert!(port.capture().update(ifindex, &capture::scan().unwrap()));
+    assert!(!port.capture().is_on());
+    assert_eq!(port.queues_mut()[0].stats().tx_packets, 3);
+}

@@ -12,6 +12,7 @@ use std::os::fd::RawFd;
 use std::sync::Arc;
 
 use crate::port::batch::{PacketBatch, QueueStats, RxQueue, TxQueue};
+use crate::port::capture::Capture;
 use crate::sys::netdev;
 use crate::sys::packet::{PacketOptions, PacketSocket};
 use crate::sys::tc::{DropKind, IngressDrop};
@@ -45,6 +46,7 @@ pub struct NetdevPort {
     ifindex: u32,
     fanout: Option<u16>,
     queues: Vec<NetdevQueue>,
+    capture: Arc<Capture>,
 }
 
 /// One AF_PACKET queue of a [`NetdevPort`]: receives its share of the flows and transmits.
@@ -54,6 +56,8 @@ pub struct NetdevQueue {
     stats: QueueStats,
     /// Shared by the port's queues: the host drop stays until the last queue is closed.
     host_drop_guard: Option<Arc<IngressDrop>>,
+    /// While the interface is captured, frames leave where the capture sees them.
+    capture: Arc<Capture>,
 }
 
 impl NetdevPort {
@@ -95,12 +99,15 @@ impl NetdevPort {
         } else {
             None
         };
+        let own = socks.iter().filter_map(|s| s.inode().ok()).collect();
+        let capture = Arc::new(Capture::new(own));
         let queues = socks
             .into_iter()
             .map(|sock| NetdevQueue {
                 sock,
                 stats: QueueStats::default(),
                 host_drop_guard: host_drop.clone(),
+                capture: capture.clone(),
             })
             .collect();
         Ok(NetdevPort {
@@ -108,6 +115,7 @@ impl NetdevPort {
             ifindex,
             fanout,
             queues,
+            capture,
         })
     }
 
@@ -132,6 +140,12 @@ impl NetdevPort {
             .first()
             .and_then(|q| q.host_drop_guard.as_ref())
             .map(|d| d.kind())
+    }
+
+    /// Whether the interface is captured, as the port's queues see it: update it with
+    /// [`Capture::update`] from a [`crate::port::capture::scan`].
+    pub fn capture(&self) -> &Arc<Capture> {
+        &self.capture
     }
 
     /// The queues, still owned by the port.
@@ -189,7 +203,11 @@ impl RxQueue for NetdevQueue {
 
 impl TxQueue for NetdevQueue {
     fn send_burst(&mut self, batch: &PacketBatch, mask: u64) -> io::Result<usize> {
-        let r = self.sock.send_burst(batch.packets(), mask)?;
+        let r = if self.capture.is_on() {
+            self.sock.send_burst_visible(batch.packets(), mask)?
+        } else {
+            self.sock.send_burst(batch.packets(), mask)?
+        };
         self.stats.count_tx(r.sent, r.bytes, r.dropped);
         Ok(r.sent)
     }

@@ -7,6 +7,7 @@
 
 pub mod afpacket;
 pub mod batch;
+pub mod capture;
 pub mod dummy;
 pub mod internal;
 
@@ -41,6 +42,8 @@ pub enum Device {
     Netdev {
         /// Its ifindex at attach time.
         ifindex: u32,
+        /// Whether a packet capture is open on it.
+        capture: std::sync::Arc<capture::Capture>,
     },
     /// No device at all: memory queues for tests, with a synthetic ifindex.
     Dummy {
@@ -59,7 +62,7 @@ impl Device {
     pub fn ifindex(&self) -> u32 {
         match self {
             Device::Internal { ifindex }
-            | Device::Netdev { ifindex }
+            | Device::Netdev { ifindex, .. }
             | Device::Dummy { ifindex, .. } => *ifindex,
         }
     }
@@ -110,12 +113,13 @@ impl Device {
             return Err(io::Error::from_raw_os_error(libc_errno::EINVAL));
         }
         let port = NetdevPort::open_with(name, n, opts)?;
+        let capture = port.capture().clone();
         let queues = port
             .into_queues()
             .into_iter()
             .map(|q| Box::new(q) as Box<dyn Queue>)
             .collect();
-        Ok((Device::Netdev { ifindex }, queues))
+        Ok((Device::Netdev { ifindex, capture }, queues))
     }
 
     /// A memory port with `n` queues sharing its rings.

@@ -88,6 +88,9 @@ pub struct PacketSocket {
     /// Frames that are not GSO go out through an AF_XDP socket when the kernel allows one
     /// ([`PacketSocket::enable_xsk_tx`]): a third less CPU per frame than the ring.
     xsk: XskState,
+    /// Send-only socket without `PACKET_QDISC_BYPASS`, opened on first use by
+    /// [`PacketSocket::send_burst_visible`].
+    visible: Option<OwnedFd>,
 }
 
 /// The AF_XDP transmit socket of a [`PacketSocket`].
@@ -259,7 +262,40 @@ impl PacketSocket {
             rings,
             side,
             xsk: XskState::Off,
+            visible: None,
         })
+    }
+
+    /// Sends like [`PacketSocket::send_burst`], but through the device's transmit path
+    /// (`dev_queue_xmit`), where packet captures on the interface see outgoing frames. AF_XDP,
+    /// the transmit ring and `PACKET_QDISC_BYPASS` all hand frames straight to the driver,
+    /// past the captures (`tcpdump -i port` would show only what comes in). Costs a
+    /// `sendmmsg` and the qdisc per frame; meant for while someone captures.
+    pub fn send_burst_visible(&mut self, pkts: &[Packet], mask: u64) -> io::Result<SendResult> {
+        if self.visible.is_none() {
+            let s = raw_packet_socket()?;
+            let raw = s.as_raw_fd();
+            let one: libc::c_int = 1;
+            setsockopt(raw, libc::SOL_PACKET, libc::PACKET_VNET_HDR, &one)?;
+            if setsockopt(raw, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &SOCK_BUF).is_err() {
+                let _ = setsockopt(raw, libc::SOL_SOCKET, libc::SO_SNDBUF, &SOCK_BUF);
+            }
+            // Protocol 0: bound for sending only, the kernel queues nothing to it.
+            bind(raw, self.ifindex, 0)?;
+            self.visible = Some(s);
+        }
+        let fd = self.visible.as_ref().map_or(-1, AsRawFd::as_raw_fd);
+        mmsg_send(fd, true, pkts, mask & mask_of(pkts.len().min(64)))
+    }
+
+    /// The inode of the receiving socket, as `/proc/net/packet` lists it.
+    pub fn inode(&self) -> io::Result<u64> {
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", self.fd.as_raw_fd()))?;
+        link.to_str()
+            .and_then(|l| l.strip_prefix("socket:["))
+            .and_then(|l| l.strip_suffix(']'))
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOTSOCK))
     }
 
     /// Sends frames that are not GSO through a copy-mode AF_XDP socket on queue `queue_id` of
