@@ -55,6 +55,8 @@ fn ping_and_tcp_cross_the_datapath_and_misses_go_up_after_del_flow() {
         threads: 2,
         ..DpConfig::default()
     }));
+    // As userdpd's service() does: watch for packet captures on the ports' interfaces.
+    reg.watch_captures();
     let daemon = Daemon::start(DaemonConfig::new(&sock), reg).unwrap();
 
     let ns1 = Netns::new("ufa");
@@ -100,6 +102,33 @@ fn ping_and_tcp_cross_the_datapath_and_misses_go_up_after_del_flow() {
         packets_of(&dump, "in_port(2),eth(),eth_type(0x0800)") >= 3,
         "flow stats grow:\n{dump}"
     );
+
+    // tcpdump on a port shows what the datapath sends out of it (as with the kernel module),
+    // once the daemon's once-a-second scan has seen the capture: echo requests leave v2 only.
+    if have("tcpdump") {
+        let tcpdump = Command::new("tcpdump")
+            .args(["-i", &v2, "-nn", "-U", "-c", "2", "-w", "-"])
+            .args(["icmp[icmptype] == icmp-echo"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut tcpdump = tcpdump;
+        let deadline = std::time::Instant::now() + Duration::from_secs(8);
+        while tcpdump.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+            ns1.exec_ok("ping -c 1 -W 1 10.77.0.2");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let done = tcpdump.try_wait().unwrap().is_some();
+        let _ = tcpdump.kill();
+        let _ = tcpdump.wait();
+        assert!(
+            done,
+            "tcpdump -i {v2} saw two echo requests the datapath sent"
+        );
+    } else {
+        require(false, "tcpdump missing: the capture check is skipped");
+    }
 
     // TCP with the veths' default offloads on: GSO frames must cross intact.
     let port = 20000 + (std::process::id() % 20000);
