@@ -290,12 +290,11 @@ impl PacketSocket {
 
     /// The inode of the receiving socket, as `/proc/net/packet` lists it.
     pub fn inode(&self) -> io::Result<u64> {
-        let link = std::fs::read_link(format!("/proc/self/fd/{}", self.fd.as_raw_fd()))?;
-        link.to_str()
-            .and_then(|l| l.strip_prefix("socket:["))
-            .and_then(|l| l.strip_suffix(']'))
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOTSOCK))
+        // SAFETY: libc::stat is plain integers, for which all-zero is valid.
+        let mut st: libc::stat = unsafe { zeroed() };
+        // SAFETY: the descriptor is ours and open; st is a valid, writable stat buffer.
+        cvt(unsafe { libc::fstat(self.fd.as_raw_fd(), &mut st) })?;
+        Ok(st.st_ino)
     }
 
     /// Sends frames that are not GSO through a copy-mode AF_XDP socket on queue `queue_id` of
