@@ -5,19 +5,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 
-use userdp_protocol::genl::GenlHdr;
-use userdp_protocol::nl::MsgBuilder;
+use userdp_protocol::nl::NlaWriter;
 use userdp_protocol::ovs::datapath::{OVS_DP_F_DISPATCH_UPCALL_PER_CPU, OVS_DP_F_UNALIGNED};
 use userdp_protocol::ovs::key::{FlowKey, KeyAttr, MAC_PROTO_ETHERNET};
-use userdp_protocol::ovs::packet::{OvsPacketAttr, OvsPacketCmd};
-use userdp_protocol::ovs::{OvsHeader, OVS_PACKET_VERSION};
+use userdp_protocol::ovs::packet::{OvsPacketCmd, UpcallRef};
 
 use super::{Cmd, DpShared, ExecJob, PortShared, Queue, ThreadStats};
 use crate::action::{execute, ExecContext, FastRng, OutputMeta, Upcall};
 use crate::dp::flow::Flow;
 use crate::dp::FAMILY_PACKET;
 use crate::flow::extract::{extract, Metadata};
-use crate::port::batch::{Packet, PacketBatch, VirtioNetHdr, GSO_FRAME_MAX, MAX_BURST};
+use crate::port::batch::{Packet, PacketBatch, GSO_FRAME_MAX, MAX_BURST};
 use crate::sys::clock::monotonic_ms;
 use crate::sys::epoll::{Epoll, Events};
 use crate::sys::eventfd::EventFd;
@@ -149,6 +147,8 @@ struct UpcallScratch {
     msg: Vec<u8>,
     /// The flow key as attributes, in the kernel's order.
     key: Vec<KeyAttr>,
+    /// The same, encoded.
+    key_bytes: Vec<u8>,
     /// One segment of a GSO frame.
     seg: Vec<u8>,
 }
@@ -224,6 +224,7 @@ impl PacketThread {
                 upcall: UpcallScratch {
                     msg: Vec::with_capacity(2048),
                     key: Vec::with_capacity(24),
+                    key_bytes: Vec::with_capacity(512),
                     seg: Vec::with_capacity(2048),
                 },
                 pool: Vec::with_capacity(POOL_PACKETS),
@@ -613,66 +614,6 @@ fn per_cpu_pid(pids: &[u32], thread: usize) -> u32 {
     }
 }
 
-/// Encodes one upcall into `buf` (reused: no allocation once it and `attrs` have grown) and
-/// returns the message length. Attributes in the kernel's order: KEY, USERDATA, ACTIONS, LEN,
-/// HASH, PACKET last — unpadded when the datapath has `OVS_DP_F_UNALIGNED`. A partial
-/// checksum the frame still owes is completed in the copy, as the kernel does.
-#[allow(clippy::too_many_arguments)]
-fn encode_upcall(
-    buf: &mut Vec<u8>,
-    dp_ifindex: i32,
-    cmd: OvsPacketCmd,
-    attrs: &[KeyAttr],
-    userdata: Option<&[u8]>,
-    actions: Option<&[u8]>,
-    orig_len: Option<u32>,
-    frame: &[u8],
-    vnet: Option<&VirtioNetHdr>,
-    unaligned: bool,
-) -> usize {
-    let a = |x: OvsPacketAttr| u16::from(x);
-    buf.clear();
-    let mut m = MsgBuilder::new(buf, FAMILY_PACKET, 0, 0, 0);
-    m.push(
-        &GenlHdr {
-            cmd: cmd.into(),
-            version: OVS_PACKET_VERSION,
-            reserved: 0,
-        }
-        .to_bytes(),
-    );
-    m.push(&OvsHeader { dp_ifindex }.to_bytes());
-    let mut w = m.attrs();
-    w.nested(a(OvsPacketAttr::OVS_PACKET_ATTR_KEY), |w| {
-        for attr in attrs {
-            attr.emit(w);
-        }
-    });
-    if let Some(u) = userdata {
-        w.put(a(OvsPacketAttr::OVS_PACKET_ATTR_USERDATA), u);
-    }
-    if let Some(acts) = actions {
-        w.put(a(OvsPacketAttr::OVS_PACKET_ATTR_ACTIONS), acts);
-    }
-    if let Some(l) = orig_len {
-        w.put_u32(a(OvsPacketAttr::OVS_PACKET_ATTR_LEN), l);
-    }
-    w.put_u64(a(OvsPacketAttr::OVS_PACKET_ATTR_HASH), 0);
-    let b = w.buf();
-    b.extend_from_slice(&((4 + frame.len()) as u16).to_ne_bytes());
-    b.extend_from_slice(&a(OvsPacketAttr::OVS_PACKET_ATTR_PACKET).to_ne_bytes());
-    let data_at = b.len();
-    b.extend_from_slice(frame);
-    if let Some(v) = vnet {
-        v.complete_csum(&mut b[data_at..]);
-    }
-    if !unaligned {
-        let padded = userdp_protocol::nl::align(b.len());
-        b.resize(padded, 0);
-    }
-    m.finish()
-}
-
 /// Encodes and sends one upcall (one per segment for GSO frames); false if any was lost.
 #[allow(clippy::too_many_arguments)]
 fn send_upcall(
@@ -695,39 +636,55 @@ fn send_upcall(
     let UpcallScratch {
         msg: buf,
         key: attrs,
+        key_bytes,
         seg,
     } = scratch;
     key.to_key_into(attrs);
+    key_bytes.clear();
+    let mut w = NlaWriter::new(key_bytes);
+    for a in attrs.iter() {
+        a.emit(&mut w);
+    }
     let unaligned = dp.dispatch.load().user_features & OVS_DP_F_UNALIGNED != 0;
+    let mut up = UpcallRef {
+        cmd,
+        dp_ifindex: dp.ifindex,
+        key: Some(key_bytes),
+        userdata,
+        egress_tun_key: None,
+        actions,
+        probe: false,
+        mru: None,
+        len: None,
+        hash: Some(0),
+        packet: None,
+    };
     if pkt.vnet.is_gso() {
         // One upcall per segment, as the kernel segments GSO skbs before queueing them; each
         // segment is encoded and sent as soon as it is cut.
         let mut all = true;
         let mut send = |s: &[u8]| {
-            let n = encode_upcall(
-                buf, dp.ifindex, cmd, attrs, userdata, actions, None, s, None, unaligned,
-            );
-            all &= notifier.send_upcall(pid, &buf[..n]).is_ok();
+            buf.clear();
+            UpcallRef {
+                packet: Some(s),
+                ..up
+            }
+            .emit(buf, FAMILY_PACKET, 0, 0, 0, unaligned);
+            all &= notifier.send_upcall(pid, buf).is_ok();
         };
         let cut = super::gso::segment_tcp(pkt.data(), &pkt.vnet, seg, &mut send)
             || super::gso::segment_udp(pkt.data(), &pkt.vnet, seg, &mut send);
         return cut && all;
     }
-    let data = &pkt.data()[..len.min(pkt.len())];
-    let orig_len = (len < pkt.len()).then_some(pkt.len() as u32);
-    let n = encode_upcall(
-        buf,
-        dp.ifindex,
-        cmd,
-        attrs,
-        userdata,
-        actions,
-        orig_len,
-        data,
-        Some(&pkt.vnet),
-        unaligned,
-    );
-    notifier.send_upcall(pid, &buf[..n]).is_ok()
+    up.packet = Some(&pkt.data()[..len.min(pkt.len())]);
+    up.len = (len < pkt.len()).then_some(pkt.len() as u32);
+    buf.clear();
+    let frame = up.emit(buf, FAMILY_PACKET, 0, 0, 0, unaligned);
+    // The kernel completes a partial checksum before it queues the upcall.
+    if let Some(f) = buf.get_mut(frame) {
+        pkt.vnet.complete_csum(f);
+    }
+    notifier.send_upcall(pid, buf).is_ok()
 }
 
 impl Ctx<'_> {

@@ -180,11 +180,7 @@ impl PacketMsg {
 
     /// Appends the whole message.
     ///
-    /// Upcalls (`MISS`, `ACTION`) follow `queue_userspace_packet`: `KEY`, `USERDATA`,
-    /// `EGRESS_TUN_KEY`, `ACTIONS`, `MRU`, `LEN`, `HASH`, then `PACKET` last. With `unaligned`
-    /// (the datapath has [`OVS_DP_F_UNALIGNED`](crate::ovs::datapath::OVS_DP_F_UNALIGNED))
-    /// `PACKET` is not padded: `nlmsg_len` is the exact size and `buf` ends there, unaligned,
-    /// as the kernel's datagram does — an upcall is always alone in its datagram.
+    /// Upcalls (`MISS`, `ACTION`) are written by [`UpcallRef::emit`].
     ///
     /// `EXECUTE` requests follow `dpif_netlink_encode_execute`: `PACKET`, `KEY`, `ACTIONS`,
     /// `PROBE`, `MRU`, `HASH` (then any upcall-only fields), always padded.
@@ -198,6 +194,20 @@ impl PacketMsg {
         unaligned: bool,
     ) {
         buf.reserve(self.buffer_len(unaligned) + 3);
+        let start = buf.len();
+        if self.is_upcall() {
+            self.as_upcall()
+                .emit(buf, family_id, flags, seq, pid, unaligned);
+            debug_assert_eq!(
+                buf.len() - start,
+                if unaligned && self.packet.is_some() {
+                    self.buffer_len(true)
+                } else {
+                    align(self.buffer_len(unaligned))
+                }
+            );
+            return;
+        }
         let mut m = begin(
             buf,
             family_id,
@@ -208,20 +218,12 @@ impl PacketMsg {
             OVS_PACKET_VERSION,
             self.dp_ifindex,
         );
-        let start = m.start();
-        let upcall = self.is_upcall();
         let mut w = m.attrs();
-        let packet_kind = attr(OvsPacketAttr::OVS_PACKET_ATTR_PACKET);
-        if !upcall {
-            if let Some(p) = &self.packet {
-                w.put(packet_kind, p);
-            }
+        if let Some(p) = &self.packet {
+            w.put(attr(OvsPacketAttr::OVS_PACKET_ATTR_PACKET), p);
         }
         if let Some(k) = &self.key {
             w.put(attr(OvsPacketAttr::OVS_PACKET_ATTR_KEY), &k.bytes);
-        }
-        if upcall {
-            self.put_userdata_and_tunnel(&mut w);
         }
         if let Some(k) = &self.actions {
             w.put(attr(OvsPacketAttr::OVS_PACKET_ATTR_ACTIONS), &k.bytes);
@@ -238,51 +240,143 @@ impl PacketMsg {
         if let Some(v) = self.hash {
             w.put_u64(attr(OvsPacketAttr::OVS_PACKET_ATTR_HASH), v);
         }
-        if !upcall {
-            self.put_userdata_and_tunnel(&mut w);
+        put_userdata_and_tunnel(
+            &mut w,
+            self.userdata.as_deref(),
+            self.egress_tun_key.as_ref().map(|k| &k.bytes[..]),
+        );
+        m.finish();
+        debug_assert_eq!(buf.len() - start, align(self.buffer_len(unaligned)));
+    }
+
+    /// The message as an upcall with borrowed parts.
+    fn as_upcall(&self) -> UpcallRef<'_> {
+        UpcallRef {
+            cmd: self.cmd,
+            dp_ifindex: self.dp_ifindex,
+            key: self.key.as_ref().map(|k| &k.bytes[..]),
+            userdata: self.userdata.as_deref(),
+            egress_tun_key: self.egress_tun_key.as_ref().map(|k| &k.bytes[..]),
+            actions: self.actions.as_ref().map(|k| &k.bytes[..]),
+            probe: self.probe,
+            mru: self.mru,
+            len: self.len,
+            hash: self.hash,
+            packet: self.packet.as_deref(),
         }
+    }
+}
+
+/// An upcall (`MISS`, `ACTION`) whose parts are borrowed, for a sender that must not allocate
+/// per message (a packet thread). [`PacketMsg::emit`] writes its upcalls through it.
+#[derive(Debug, Clone, Copy)]
+pub struct UpcallRef<'a> {
+    /// Command.
+    pub cmd: OvsPacketCmd,
+    /// `ovs_header.dp_ifindex`.
+    pub dp_ifindex: i32,
+    /// Payload of `OVS_PACKET_ATTR_KEY` (the key's attributes).
+    pub key: Option<&'a [u8]>,
+    /// `OVS_PACKET_ATTR_USERDATA`.
+    pub userdata: Option<&'a [u8]>,
+    /// Payload of `OVS_PACKET_ATTR_EGRESS_TUN_KEY`.
+    pub egress_tun_key: Option<&'a [u8]>,
+    /// Payload of `OVS_PACKET_ATTR_ACTIONS`.
+    pub actions: Option<&'a [u8]>,
+    /// `OVS_PACKET_ATTR_PROBE`.
+    pub probe: bool,
+    /// `OVS_PACKET_ATTR_MRU`.
+    pub mru: Option<u16>,
+    /// `OVS_PACKET_ATTR_LEN`.
+    pub len: Option<u32>,
+    /// `OVS_PACKET_ATTR_HASH`.
+    pub hash: Option<u64>,
+    /// `OVS_PACKET_ATTR_PACKET`.
+    pub packet: Option<&'a [u8]>,
+}
+
+impl UpcallRef<'_> {
+    /// Appends the message in `queue_userspace_packet`'s order: `KEY`, `USERDATA`,
+    /// `EGRESS_TUN_KEY`, `ACTIONS`, `MRU`, `LEN`, `HASH`, then `PACKET` last. With `unaligned`
+    /// (the datapath has [`OVS_DP_F_UNALIGNED`](crate::ovs::datapath::OVS_DP_F_UNALIGNED))
+    /// `PACKET` is not padded: `nlmsg_len` is the exact size and `buf` ends there, unaligned,
+    /// as the kernel's datagram does — an upcall is always alone in its datagram.
+    ///
+    /// Returns where the frame lies in `buf`, for a caller that finishes it in place (the
+    /// kernel completes a partial checksum before queueing).
+    pub fn emit(
+        &self,
+        buf: &mut Vec<u8>,
+        family_id: u16,
+        flags: u16,
+        seq: u32,
+        pid: u32,
+        unaligned: bool,
+    ) -> std::ops::Range<usize> {
+        let mut m = begin(
+            buf,
+            family_id,
+            flags,
+            seq,
+            pid,
+            self.cmd.into(),
+            OVS_PACKET_VERSION,
+            self.dp_ifindex,
+        );
+        let mut w = m.attrs();
+        if let Some(k) = self.key {
+            w.put(attr(OvsPacketAttr::OVS_PACKET_ATTR_KEY), k);
+        }
+        put_userdata_and_tunnel(&mut w, self.userdata, self.egress_tun_key);
+        if let Some(k) = self.actions {
+            w.put(attr(OvsPacketAttr::OVS_PACKET_ATTR_ACTIONS), k);
+        }
+        if self.probe {
+            w.put_flag(attr(OvsPacketAttr::OVS_PACKET_ATTR_PROBE));
+        }
+        if let Some(v) = self.mru {
+            w.put_u16(attr(OvsPacketAttr::OVS_PACKET_ATTR_MRU), v);
+        }
+        if let Some(v) = self.len {
+            w.put_u32(attr(OvsPacketAttr::OVS_PACKET_ATTR_LEN), v);
+        }
+        if let Some(v) = self.hash {
+            w.put_u64(attr(OvsPacketAttr::OVS_PACKET_ATTR_HASH), v);
+        }
+        let mut frame = 0..0;
         let mut exact = None;
-        if upcall {
-            if let Some(p) = &self.packet {
-                if unaligned {
-                    // Header and frame only: the kernel zero-copies the frame and pads nothing.
-                    let b = w.buf();
-                    b.extend_from_slice(&((NLA_HDRLEN + p.len()) as u16).to_ne_bytes());
-                    b.extend_from_slice(&packet_kind.to_ne_bytes());
-                    b.extend_from_slice(p);
-                    exact = Some(b.len());
-                } else {
-                    w.put(packet_kind, p);
-                }
+        if let Some(p) = self.packet {
+            let kind = attr(OvsPacketAttr::OVS_PACKET_ATTR_PACKET);
+            let b = w.buf();
+            let at = b.len() + NLA_HDRLEN;
+            frame = at..at + p.len();
+            if unaligned {
+                // Header and frame only: the kernel zero-copies the frame and pads nothing.
+                b.extend_from_slice(&((NLA_HDRLEN + p.len()) as u16).to_ne_bytes());
+                b.extend_from_slice(&kind.to_ne_bytes());
+                b.extend_from_slice(p);
+                exact = Some(b.len());
+            } else {
+                w.put(kind, p);
             }
         }
         m.finish();
         if let Some(end) = exact {
             buf.truncate(end);
         }
-        debug_assert_eq!(
-            buf.len() - start,
-            align_if(self.buffer_len(unaligned), exact)
-        );
-    }
-
-    fn put_userdata_and_tunnel(&self, w: &mut crate::nl::NlaWriter<'_>) {
-        if let Some(u) = &self.userdata {
-            w.put(attr(OvsPacketAttr::OVS_PACKET_ATTR_USERDATA), u);
-        }
-        if let Some(k) = &self.egress_tun_key {
-            w.put(
-                attr(OvsPacketAttr::OVS_PACKET_ATTR_EGRESS_TUN_KEY),
-                &k.bytes,
-            );
-        }
+        frame
     }
 }
 
-fn align_if(len: usize, exact: Option<usize>) -> usize {
-    if exact.is_some() {
-        len
-    } else {
-        align(len)
+fn put_userdata_and_tunnel(
+    w: &mut crate::nl::NlaWriter<'_>,
+    userdata: Option<&[u8]>,
+    egress_tun_key: Option<&[u8]>,
+) {
+    if let Some(u) = userdata {
+        w.put(attr(OvsPacketAttr::OVS_PACKET_ATTR_USERDATA), u);
+    }
+    if let Some(k) = egress_tun_key {
+        w.put(attr(OvsPacketAttr::OVS_PACKET_ATTR_EGRESS_TUN_KEY), k);
     }
 }
