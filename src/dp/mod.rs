@@ -283,6 +283,25 @@ impl Registry {
         }
     }
 
+    /// Starts a thread `name` that runs `f` with the registry once a second, until the registry
+    /// stops or is dropped.
+    fn every_second(self: &Arc<Self>, name: &str, f: impl Fn(&Registry) + Send + 'static) {
+        let weak = Arc::downgrade(self);
+        let stop = self.stopping.clone();
+        let spawned = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                    let Some(reg) = weak.upgrade() else { return };
+                    f(&reg);
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(thread = name, error = %e, "cannot start a periodic thread");
+        }
+    }
+
     /// Starts watching for packet captures on attached interfaces, once a second: a port whose
     /// interface is captured (`tcpdump -i eth1`) sends where the capture sees outgoing frames,
     /// as the kernel module's ports do ([`crate::port::capture`]).
@@ -290,65 +309,43 @@ impl Registry {
         if self.cfg.backend != PortBackend::System {
             return;
         }
-        let weak = Arc::downgrade(self);
-        let stop = self.stopping.clone();
-        let spawned = std::thread::Builder::new()
-            .name("userdp-capture".into())
-            .spawn(move || {
-                while !stop.load(std::sync::atomic::Ordering::Acquire) {
-                    std::thread::sleep(std::time::Duration::from_secs(1));
-                    let Some(reg) = weak.upgrade() else { return };
-                    let Ok(scan) = crate::port::capture::scan() else {
+        self.every_second("userdp-capture", |reg| {
+            let Ok(scan) = crate::port::capture::scan() else {
+                return;
+            };
+            reg.with_state(|st| {
+                for v in st.dps.values().flat_map(|dp| dp.ports.values()) {
+                    let crate::port::Device::Netdev { ifindex, capture } = &v.device else {
                         continue;
                     };
-                    reg.with_state(|st| {
-                        for v in st.dps.values().flat_map(|dp| dp.ports.values()) {
-                            let crate::port::Device::Netdev { ifindex, capture } = &v.device else {
-                                continue;
-                            };
-                            if !capture.update(*ifindex, &scan) {
-                                continue;
-                            }
-                            if capture.is_on() {
-                                tracing::info!(
-                                    port = v.name,
-                                    "a capture is open on the port's interface: frames leave \
-                                     through its transmit path, where the capture sees them"
-                                );
-                            } else {
-                                tracing::info!(port = v.name, "capture closed: fast transmit");
-                            }
-                        }
-                    });
+                    if !capture.update(*ifindex, &scan) {
+                        continue;
+                    }
+                    if capture.is_on() {
+                        tracing::info!(
+                            port = v.name,
+                            "a capture is open on the port's interface: frames leave through \
+                             its transmit path, where the capture sees them"
+                        );
+                    } else {
+                        tracing::info!(port = v.name, "capture closed: fast transmit");
+                    }
                 }
             });
-        if let Err(e) = spawned {
-            tracing::warn!(error = %e, "cannot watch for packet captures");
-        }
+        });
     }
 
     /// Starts the periodic re-ranking of every datapath's classifier subtables by hits, so the
     /// busiest masks are probed first (the kernel's mask cache and dpcls's ranking serve the
     /// same purpose). Runs once a second under the control lock; stops with the registry.
     pub fn rank_subtables(self: &Arc<Self>) {
-        let weak = Arc::downgrade(self);
-        let stop = self.stopping.clone();
-        let spawned = std::thread::Builder::new()
-            .name("userdp-rank".into())
-            .spawn(move || {
-                while !stop.load(std::sync::atomic::Ordering::Acquire) {
-                    std::thread::sleep(std::time::Duration::from_secs(1));
-                    let Some(reg) = weak.upgrade() else { return };
-                    reg.with_state(|st| {
-                        for dp in st.dps.values() {
-                            dp.flows.cls.rerank();
-                        }
-                    });
+        self.every_second("userdp-rank", |reg| {
+            reg.with_state(|st| {
+                for dp in st.dps.values() {
+                    dp.flows.cls.rerank();
                 }
             });
-        if let Err(e) = spawned {
-            tracing::warn!(error = %e, "cannot start subtable ranking");
-        }
+        });
     }
 
     /// Runs `f` with the packet threads, if they run.
