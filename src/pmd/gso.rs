@@ -73,22 +73,8 @@ pub fn segment_tcp(
             fl &= !CWR;
         }
         seg[l4 + 13] = fl;
-        // IP length (and IPv4 id and header checksum), then the TCP checksum.
-        let pseudo = if gso == VIRTIO_NET_HDR_GSO_TCPV4 {
-            let tot = (l4 - l3 + tcp_len) as u16;
-            seg[l3 + 2..l3 + 4].copy_from_slice(&tot.to_be_bytes());
-            let id = u16::from_be_bytes([frame[l3 + 4], frame[l3 + 5]]).wrapping_add(i as u16);
-            seg[l3 + 4..l3 + 6].copy_from_slice(&id.to_be_bytes());
-            seg[l3 + 10..l3 + 12].copy_from_slice(&[0, 0]);
-            let hsum = userdp_protocol::wire::checksum::checksum(&seg[l3..l4]);
-            seg[l3 + 10..l3 + 12].copy_from_slice(&hsum.to_be_bytes());
-            let (src, dst) = (arr4(&seg[l3 + 12..l3 + 16]), arr4(&seg[l3 + 16..l3 + 20]));
-            pseudo_header_v4(&src, &dst, 6, tcp_len as u16)
-        } else {
-            seg[l3 + 4..l3 + 6].copy_from_slice(&(tcp_len as u16).to_be_bytes());
-            let (src, dst) = (arr16(&seg[l3 + 8..l3 + 24]), arr16(&seg[l3 + 24..l3 + 40]));
-            pseudo_header_v6(&src, &dst, 6, tcp_len as u32)
-        };
+        let v6 = gso == VIRTIO_NET_HDR_GSO_TCPV6;
+        let pseudo = fix_ip_header(seg, l3, l4, v6, 6, tcp_len, i);
         seg[l4 + 16..l4 + 18].copy_from_slice(&[0, 0]);
         let csum = transport_checksum(pseudo, &seg[l4..]);
         seg[l4 + 16..l4 + 18].copy_from_slice(&csum.to_be_bytes());
@@ -133,29 +119,7 @@ pub fn segment_udp(
         seg.extend_from_slice(chunk);
         let udp_len = 8 + chunk.len();
         seg[l4 + 4..l4 + 6].copy_from_slice(&(udp_len as u16).to_be_bytes());
-        let pseudo = if v6 {
-            seg[l3 + 4..l3 + 6].copy_from_slice(&(udp_len as u16).to_be_bytes());
-            pseudo_header_v6(
-                &arr16(&seg[l3 + 8..l3 + 24]),
-                &arr16(&seg[l3 + 24..l3 + 40]),
-                17,
-                udp_len as u32,
-            )
-        } else {
-            let tot = (l4 - l3 + udp_len) as u16;
-            seg[l3 + 2..l3 + 4].copy_from_slice(&tot.to_be_bytes());
-            let id = u16::from_be_bytes([frame[l3 + 4], frame[l3 + 5]]).wrapping_add(i as u16);
-            seg[l3 + 4..l3 + 6].copy_from_slice(&id.to_be_bytes());
-            seg[l3 + 10..l3 + 12].copy_from_slice(&[0, 0]);
-            let hsum = userdp_protocol::wire::checksum::checksum(&seg[l3..l4]);
-            seg[l3 + 10..l3 + 12].copy_from_slice(&hsum.to_be_bytes());
-            pseudo_header_v4(
-                &arr4(&seg[l3 + 12..l3 + 16]),
-                &arr4(&seg[l3 + 16..l3 + 20]),
-                17,
-                udp_len as u16,
-            )
-        };
+        let pseudo = fix_ip_header(seg, l3, l4, v6, 17, udp_len, i);
         seg[l4 + 6..l4 + 8].copy_from_slice(&[0, 0]);
         // A computed zero goes on the wire as 0xffff (zero means "no checksum" for UDP).
         let csum = match transport_checksum(pseudo, &seg[l4..]) {
@@ -166,6 +130,42 @@ pub fn segment_udp(
         f(seg);
     }
     true
+}
+
+/// Sets the IP header of segment `i` (copied from the super-frame) for `l4_len` bytes of
+/// transport header and payload: the IPv6 payload length, or the IPv4 total length, an id
+/// advanced by `i` and the header checksum. Returns the pseudo-header sum for `proto`.
+fn fix_ip_header(
+    seg: &mut [u8],
+    l3: usize,
+    l4: usize,
+    v6: bool,
+    proto: u8,
+    l4_len: usize,
+    i: usize,
+) -> u16 {
+    if v6 {
+        seg[l3 + 4..l3 + 6].copy_from_slice(&(l4_len as u16).to_be_bytes());
+        return pseudo_header_v6(
+            &arr16(&seg[l3 + 8..l3 + 24]),
+            &arr16(&seg[l3 + 24..l3 + 40]),
+            proto,
+            l4_len as u32,
+        );
+    }
+    let tot = (l4 - l3 + l4_len) as u16;
+    seg[l3 + 2..l3 + 4].copy_from_slice(&tot.to_be_bytes());
+    let id = u16::from_be_bytes([seg[l3 + 4], seg[l3 + 5]]).wrapping_add(i as u16);
+    seg[l3 + 4..l3 + 6].copy_from_slice(&id.to_be_bytes());
+    seg[l3 + 10..l3 + 12].copy_from_slice(&[0, 0]);
+    let hsum = userdp_protocol::wire::checksum::checksum(&seg[l3..l4]);
+    seg[l3 + 10..l3 + 12].copy_from_slice(&hsum.to_be_bytes());
+    pseudo_header_v4(
+        &arr4(&seg[l3 + 12..l3 + 16]),
+        &arr4(&seg[l3 + 16..l3 + 20]),
+        proto,
+        l4_len as u16,
+    )
 }
 
 /// Start of the IPv4 header that ends at `l4`: found by its IHL, scanning back from TCP.
