@@ -140,6 +140,26 @@ fn bind(fd: RawFd, ifindex: u32, proto: u16) -> io::Result<()> {
     .map(drop)
 }
 
+/// A socket on `ifindex` that only sends, each frame with a vnet header; with `qdisc_bypass`
+/// its frames go straight to the driver.
+fn send_only_socket(ifindex: u32, qdisc_bypass: bool) -> io::Result<OwnedFd> {
+    let s = raw_packet_socket()?;
+    let raw = s.as_raw_fd();
+    let one: libc::c_int = 1;
+    setsockopt(raw, libc::SOL_PACKET, libc::PACKET_VNET_HDR, &one)?;
+    if qdisc_bypass {
+        // Best effort: without it frames go through the qdisc, which is only slower.
+        let _ = setsockopt(raw, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, &one);
+    }
+    // Root may exceed wmem_max; others get what the sysctl allows.
+    if setsockopt(raw, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &SOCK_BUF).is_err() {
+        let _ = setsockopt(raw, libc::SOL_SOCKET, libc::SO_SNDBUF, &SOCK_BUF);
+    }
+    // Protocol 0: bound for sending only, the kernel queues nothing to it.
+    bind(raw, ifindex, 0)?;
+    Ok(s)
+}
+
 fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
     if rc < 0 {
         Err(io::Error::last_os_error())
@@ -237,20 +257,7 @@ impl PacketSocket {
             None
         };
         let side = match &rings {
-            Some(r) if r.has_tx() => {
-                let side = raw_packet_socket()?;
-                let sraw = side.as_raw_fd();
-                setsockopt(sraw, libc::SOL_PACKET, libc::PACKET_VNET_HDR, &one)?;
-                if opts.qdisc_bypass {
-                    let _ = setsockopt(sraw, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, &one);
-                }
-                if setsockopt(sraw, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &SOCK_BUF).is_err() {
-                    let _ = setsockopt(sraw, libc::SOL_SOCKET, libc::SO_SNDBUF, &SOCK_BUF);
-                }
-                // Protocol 0: bound for sending only, the kernel queues nothing to it.
-                bind(sraw, ifindex, 0)?;
-                Some(side)
-            }
+            Some(r) if r.has_tx() => Some(send_only_socket(ifindex, opts.qdisc_bypass)?),
             _ => None,
         };
         bind(raw, ifindex, ETH_P_ALL_BE)?;
@@ -273,16 +280,7 @@ impl PacketSocket {
     /// `sendmmsg` and the qdisc per frame; meant for while someone captures.
     pub fn send_burst_visible(&mut self, pkts: &[Packet], mask: u64) -> io::Result<SendResult> {
         if self.visible.is_none() {
-            let s = raw_packet_socket()?;
-            let raw = s.as_raw_fd();
-            let one: libc::c_int = 1;
-            setsockopt(raw, libc::SOL_PACKET, libc::PACKET_VNET_HDR, &one)?;
-            if setsockopt(raw, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &SOCK_BUF).is_err() {
-                let _ = setsockopt(raw, libc::SOL_SOCKET, libc::SO_SNDBUF, &SOCK_BUF);
-            }
-            // Protocol 0: bound for sending only, the kernel queues nothing to it.
-            bind(raw, self.ifindex, 0)?;
-            self.visible = Some(s);
+            self.visible = Some(send_only_socket(self.ifindex, false)?);
         }
         let fd = self.visible.as_ref().map_or(-1, AsRawFd::as_raw_fd);
         mmsg_send(fd, true, pkts, mask & mask_of(pkts.len().min(64)))
