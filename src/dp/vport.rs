@@ -16,14 +16,14 @@ use userdp_protocol::ovs::{DP_MAX_PORTS, OVSP_LOCAL};
 use userdp_protocol::{Error, Result};
 
 use super::datapath::Datapath;
-
-/// How long a port delete waits for the host to drop a TAP device we closed.
-pub(crate) const DEVICE_GONE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 use super::{missing, Ctx, Outcome, PortBackend, Registry, State, FAMILY_VPORT, GROUP_VPORT};
 use crate::pmd::{DpShared, PortShared};
 use crate::port::Device;
 use crate::transport::{Dump, DumpStep, Responder};
 use arc_swap::ArcSwap;
+
+/// How long a port delete waits for the host to drop a TAP device we closed.
+pub(crate) const DEVICE_GONE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Counters the datapath keeps itself (dummy ports; drops on any port).
 #[derive(Debug, Default)]

@@ -8,11 +8,11 @@
 //! its queues reading bursts; per packet it extracts the key, looks it up in its private
 //! exact-match cache and then in the datapath's megaflow classifier, executes the flow's
 //! compiled actions (outputs are batched per port and sent once per burst) or sends a MISS
-//! upcall. While traffic flows, a small round is followed by a 60 µs nap, so the frames that
+//! upcall. While a stream flows, a small round is followed by a 60 µs nap, so the frames that
 //! arrive meanwhile are handled as one batch for one wake-up (per-frame wake-ups or spinning
-//! would cost a core at a few hundred kpps); after 500 µs without a frame it sleeps in
-//! `epoll_wait` on its queues and its wake-up eventfd, so an idle datapath costs no CPU and a
-//! lone packet is handled as soon as it arrives.
+//! would cost a core at a few hundred kpps); otherwise, or 500 µs after a stream, a round that
+//! finds nothing sleeps in `epoll_wait` on its queues and its wake-up eventfd, so an idle
+//! datapath costs no CPU and a lone packet is handled as soon as it arrives.
 //!
 //! Threads never take a lock: they read published snapshots (`DpShared`), flow statistics are
 //! atomics, and reconfiguration arrives as commands on a channel drained only after a
