@@ -173,6 +173,17 @@ fn udp_frame(src_last: u8) -> Vec<u8> {
     f
 }
 
+/// Ethernet 00:..:01 -> 00:..:02 and an IPv4 header 10.0.0.1 -> 10.0.0.2 (DF, TTL 64, no
+/// checksum) of `total` bytes with `id` and `proto`: the start of a GSO super-frame.
+fn eth_ipv4(total: u16, id: u16, proto: u8) -> Vec<u8> {
+    let mut f = vec![0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 0x08, 0x00];
+    f.extend_from_slice(&[0x45, 0]);
+    f.extend_from_slice(&total.to_be_bytes());
+    f.extend_from_slice(&id.to_be_bytes());
+    f.extend_from_slice(&[0x40, 0, 64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+    f
+}
+
 const FLOW: &str = "in_port(1),eth(src=00:00:00:00:00:01,dst=00:00:00:00:00:02),eth_type(0x0800),ipv4(src=10.0.0.1,dst=10.0.0.2,proto=17,tos=0,ttl=64,frag=no),udp(src=1,dst=2)";
 
 #[test]
@@ -518,30 +529,7 @@ fn a_gso_frame_that_misses_goes_up_as_checksummed_segments() {
     let mut s = sim(&["p1", "p2"]);
     let p1 = s.port("p1");
     // Ethernet + IPv4 (20) + TCP (20, flags PSH|ACK) + 2500 bytes: a super-frame of 3 segments.
-    let mut f = vec![0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 0x08, 0x00];
-    let total = (20 + 20 + 2500) as u16;
-    f.extend_from_slice(&[
-        0x45,
-        0,
-        (total >> 8) as u8,
-        total as u8,
-        0x12,
-        0x34,
-        0x40,
-        0,
-        64,
-        6,
-        0,
-        0,
-        10,
-        0,
-        0,
-        1,
-        10,
-        0,
-        0,
-        2,
-    ]);
+    let mut f = eth_ipv4(20 + 20 + 2500, 0x1234, 6);
     f.extend_from_slice(&[
         0x30, 0x39, 0x00, 0x50, 0, 0, 0x10, 0, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0,
     ]);
@@ -613,30 +601,7 @@ fn a_udp_gso_frame_that_misses_goes_up_as_datagrams() {
     let mut s = sim(&["p1", "p2"]);
     let p1 = s.port("p1");
     // Ethernet + IPv4 + UDP + 2500 bytes sent with UDP_SEGMENT=1200: 3 datagrams.
-    let mut f = vec![0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 0x08, 0x00];
-    let total = (20 + 8 + 2500) as u16;
-    f.extend_from_slice(&[
-        0x45,
-        0,
-        (total >> 8) as u8,
-        total as u8,
-        0,
-        7,
-        0x40,
-        0,
-        64,
-        17,
-        0,
-        0,
-        10,
-        0,
-        0,
-        1,
-        10,
-        0,
-        0,
-        2,
-    ]);
+    let mut f = eth_ipv4(20 + 8 + 2500, 7, 17);
     f.extend_from_slice(&[0x13, 0x88, 0x13, 0x89, 0, 0, 0, 0]);
     f.extend((0..2500u32).map(|i| (i * 7) as u8));
     let vnet = VirtioNetHdr {

@@ -77,7 +77,7 @@ impl Device {
             return true;
         };
         let start = std::time::Instant::now();
-        while crate::sys::netdev::ifname(ifindex).is_some() {
+        while netdev::ifname(ifindex).is_some() {
             if start.elapsed() >= limit {
                 return false;
             }
