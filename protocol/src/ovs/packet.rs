@@ -228,18 +228,7 @@ impl PacketMsg {
         if let Some(k) = &self.actions {
             w.put(attr(OvsPacketAttr::OVS_PACKET_ATTR_ACTIONS), &k.bytes);
         }
-        if self.probe {
-            w.put_flag(attr(OvsPacketAttr::OVS_PACKET_ATTR_PROBE));
-        }
-        if let Some(v) = self.mru {
-            w.put_u16(attr(OvsPacketAttr::OVS_PACKET_ATTR_MRU), v);
-        }
-        if let Some(v) = self.len {
-            w.put_u32(attr(OvsPacketAttr::OVS_PACKET_ATTR_LEN), v);
-        }
-        if let Some(v) = self.hash {
-            w.put_u64(attr(OvsPacketAttr::OVS_PACKET_ATTR_HASH), v);
-        }
+        put_probe_mru_len_hash(&mut w, self.probe, self.mru, self.len, self.hash);
         put_userdata_and_tunnel(
             &mut w,
             self.userdata.as_deref(),
@@ -331,18 +320,7 @@ impl UpcallRef<'_> {
         if let Some(k) = self.actions {
             w.put(attr(OvsPacketAttr::OVS_PACKET_ATTR_ACTIONS), k);
         }
-        if self.probe {
-            w.put_flag(attr(OvsPacketAttr::OVS_PACKET_ATTR_PROBE));
-        }
-        if let Some(v) = self.mru {
-            w.put_u16(attr(OvsPacketAttr::OVS_PACKET_ATTR_MRU), v);
-        }
-        if let Some(v) = self.len {
-            w.put_u32(attr(OvsPacketAttr::OVS_PACKET_ATTR_LEN), v);
-        }
-        if let Some(v) = self.hash {
-            w.put_u64(attr(OvsPacketAttr::OVS_PACKET_ATTR_HASH), v);
-        }
+        put_probe_mru_len_hash(&mut w, self.probe, self.mru, self.len, self.hash);
         let mut frame = 0..0;
         let mut exact = None;
         if let Some(p) = self.packet {
@@ -365,6 +343,28 @@ impl UpcallRef<'_> {
             buf.truncate(end);
         }
         frame
+    }
+}
+
+/// `PROBE`, `MRU`, `LEN`, `HASH`: the same order in requests and upcalls.
+fn put_probe_mru_len_hash(
+    w: &mut crate::nl::NlaWriter<'_>,
+    probe: bool,
+    mru: Option<u16>,
+    len: Option<u32>,
+    hash: Option<u64>,
+) {
+    if probe {
+        w.put_flag(attr(OvsPacketAttr::OVS_PACKET_ATTR_PROBE));
+    }
+    if let Some(v) = mru {
+        w.put_u16(attr(OvsPacketAttr::OVS_PACKET_ATTR_MRU), v);
+    }
+    if let Some(v) = len {
+        w.put_u32(attr(OvsPacketAttr::OVS_PACKET_ATTR_LEN), v);
+    }
+    if let Some(v) = hash {
+        w.put_u64(attr(OvsPacketAttr::OVS_PACKET_ATTR_HASH), v);
     }
 }
 
